@@ -1,0 +1,77 @@
+"""Kernel construction: a KernelGroup of graph nodes -> one TensorIR PrimFunc."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from onnxjit.compiler.errors import LoweringError
+from onnxjit.compiler.graph import Graph
+from onnxjit.compiler.partition import KernelGroup
+from onnxjit.compiler.registry import OpKind, lookup
+from onnxjit.compiler.specialize import context, placeholder
+from onnxjit.compiler.tvm_api import PrimFunc, create_prim_func, structural_key, te
+
+
+@dataclass(frozen=True)
+class Kernel:
+    name: str                         # global symbol in the built module
+    func: PrimFunc                    # unscheduled TensorIR
+    kind: OpKind
+    inputs: tuple[str, ...]           # graph values passed as arguments, in order
+    outputs: tuple[str, ...]
+    nodes: tuple[str, ...]            # names of the graph nodes it computes
+    op_types: tuple[str, ...]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(f"{n or '<unnamed>'} ({o})" for n, o in zip(self.nodes, self.op_types))
+
+    @property
+    def workload_key(self) -> str:
+        """Identical computations share this key (and so their tuning records)."""
+        return f"{self.kind.value}-{structural_key(self.func)}"
+
+
+def build_kernel(group: KernelGroup, graph: Graph, name: str) -> Kernel:
+    tensors: dict[str, te.Tensor] = {}
+    args: dict[str, te.Tensor] = {}
+    for node in group.nodes:
+        for value in node.inputs:
+            if value and value not in tensors:
+                tensors[value] = args[value] = placeholder(value, graph.types[value])
+        opdef = lookup(node.op_type, node.domain, graph.opset(node.domain))
+        if opdef is None:
+            raise LoweringError(node.name, node.op_type, "no lowering (unsupported op)")
+        ctx = context(node, graph.opset(node.domain), graph.types, graph.constants, tensors)
+        for value, tensor in zip(node.outputs, opdef.lower(ctx)):
+            if value:
+                tensors[value] = tensor
+    outputs = [o for o in group.output]
+    out_tensors = _materialised([tensors[o] for o in outputs], set(args.values()))
+    used = _reachable(out_tensors)
+    inputs = [v for v, t in args.items() if t in used]
+    func = create_prim_func([*(args[v] for v in inputs), *out_tensors], name)
+    return Kernel(name, func, group.kind, tuple(inputs), tuple(outputs),
+                  tuple(n.name for n in group.nodes),
+                  tuple(n.op_type for n in group.nodes))
+
+
+def _materialised(outs: list[te.Tensor], placeholders: set[te.Tensor]) -> list[te.Tensor]:
+    """An output that is an input (Identity, a no-op Cast) or repeats another gets a copy stage."""
+    result: list[te.Tensor] = []
+    for t in outs:
+        if t in placeholders or t in result:
+            t = te.compute(t.shape, lambda *i, src=t: src(*i), name=f"{t.op.name}_copy")
+        result.append(t)
+    return result
+
+
+def _reachable(outs: list[te.Tensor]) -> set[te.Tensor]:
+    seen: set[te.Tensor] = set()
+    stack = list(outs)
+    while stack:
+        t = stack.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        stack.extend(t.op.input_tensors)
+    return seen

@@ -1,0 +1,60 @@
+"""Softmax and LogSoftmax (opset 13 semantics along one axis; opsets 1-12 flatten from `axis`)."""
+from __future__ import annotations
+
+from onnxjit.compiler.lower_context import LowerContext, normalize_axis
+from onnxjit.compiler.registry import OpKind, register
+from onnxjit.compiler.tvm_api import te, topi
+
+
+def _softmax(ctx: LowerContext, log: bool) -> te.Tensor:
+    x = ctx.input(0)
+    shape = ctx.shape(0)
+    if ctx.opset < 13:
+        # Old semantics: coerce to 2-D [prod(shape[:axis]), prod(shape[axis:])], softmax rows.
+        axis = normalize_axis(int(ctx.attr("axis", 1)), len(shape), ctx)
+        rows = _prod(shape[:axis])
+        flat = topi.reshape(x, (rows, _prod(shape[axis:])))
+        y = _along(ctx, flat, 1, log)
+        return topi.reshape(y, shape)
+    axis = normalize_axis(int(ctx.attr("axis", -1)), len(shape), ctx)
+    return _along(ctx, x, axis, log)
+
+
+def _prod(dims: tuple[int, ...]) -> int:
+    out = 1
+    for d in dims:
+        out *= d
+    return out
+
+
+def _along(ctx: LowerContext, x: te.Tensor, axis: int, log: bool) -> te.Tensor:
+    shape = [int(d) for d in x.shape]
+    r1 = te.reduce_axis((0, shape[axis]), name="r")
+
+    def at(index: tuple, r: te.Var) -> list:
+        return [*index[:axis], r, *index[axis:]]
+
+    reduced = shape[:axis] + shape[axis + 1:]
+    mx = te.compute(reduced, lambda *i: te.max(x(*at(i, r1)), axis=r1), name=ctx.name("max"))
+
+    def shifted(*i: te.Var) -> te.Tensor:
+        return x(*i) - mx(*i[:axis], *i[axis + 1:])
+
+    ex = te.compute(shape, lambda *i: te.exp(shifted(*i)), name=ctx.name("exp"))
+    r2 = te.reduce_axis((0, shape[axis]), name="r")
+    total = te.compute(reduced, lambda *i: te.sum(ex(*at(i, r2)), axis=r2), name=ctx.name("sum"))
+    if log:
+        return te.compute(shape, lambda *i: shifted(*i) - te.log(total(*i[:axis], *i[axis + 1:])),
+                          name=ctx.name("logsoftmax"))
+    return te.compute(shape, lambda *i: ex(*i) / total(*i[:axis], *i[axis + 1:]),
+                      name=ctx.name("softmax"))
+
+
+@register("Softmax", kind=OpKind.REDUCTION, since=1)
+def lower_softmax(ctx: LowerContext) -> list[te.Tensor]:
+    return [_softmax(ctx, log=False)]
+
+
+@register("LogSoftmax", kind=OpKind.REDUCTION, since=1)
+def lower_log_softmax(ctx: LowerContext) -> list[te.Tensor]:
+    return [_softmax(ctx, log=True)]

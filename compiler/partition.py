@@ -1,0 +1,83 @@
+"""Partitioning a specialised graph into kernels: each kernel is an anchor op plus the elementwise
+ops that consume its result and nothing else (epilogue fusion), so their loops share one pass
+over memory. View ops (reshape, squeeze, ...) become aliases and cost nothing at run time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from onnxjit.compiler.graph import Graph, Node
+from onnxjit.compiler.registry import OpKind, lookup
+
+
+@dataclass(frozen=True)
+class KernelGroup:
+    nodes: tuple[Node, ...]
+    kind: OpKind                      # the anchor's kind (the first node's)
+
+    @property
+    def output(self) -> tuple[str, ...]:
+        return tuple(o for o in self.nodes[-1].outputs if o)
+
+
+@dataclass(frozen=True)
+class Alias:
+    node: Node                        # a VIEW node: its output reinterprets its first input
+
+
+Step = KernelGroup | Alias
+
+
+def partition(graph: Graph, fuse: bool = True) -> list[Step]:
+    """Steps in a valid execution order (a group runs where its last node stood)."""
+    consumers = graph.consumers()
+    graph_outputs = set(graph.outputs)
+    groups: list[list[Node]] = []
+    kinds: list[OpKind] = []
+    open_group: dict[str, int] = {}   # value -> index of the group whose sole result it is
+    order: list[tuple[int, int]] = []  # (position of last member, group index) or aliases
+    aliases: dict[int, Alias] = {}
+    for position, node in enumerate(graph.nodes):
+        kind = _kind(node, graph)
+        if kind is OpKind.VIEW:
+            aliases[position] = Alias(node)
+            continue
+        target = _fusion_target(node, kind, graph, consumers, graph_outputs, open_group) if fuse else None
+        if target is None:
+            groups.append([node])
+            kinds.append(kind)
+            target = len(groups) - 1
+        else:
+            groups[target].append(node)
+        for value in node.inputs:
+            open_group.pop(value, None)
+        if len(node.outputs) == 1 and node.outputs[0]:
+            open_group[node.outputs[0]] = target
+        order.append((position, target))
+    last_position = {g: p for p, g in order}
+    steps: list[tuple[int, Step]] = [(p, a) for p, a in aliases.items()]
+    steps += [(last_position[g], KernelGroup(tuple(nodes), kinds[g])) for g, nodes in enumerate(groups)]
+    return [step for _, step in sorted(steps, key=lambda ps: ps[0])]
+
+
+def _kind(node: Node, graph: Graph) -> OpKind:
+    opdef = lookup(node.op_type, node.domain, graph.opset(node.domain))
+    return opdef.kind if opdef is not None else OpKind.OPAQUE
+
+
+def _fusion_target(node: Node, kind: OpKind, graph: Graph, consumers: dict[str, list[Node]],
+                   graph_outputs: set[str], open_group: dict[str, int]) -> int | None:
+    """The group this elementwise node extends as an epilogue, if any."""
+    if kind is not OpKind.ELEMENTWISE or len(node.outputs) != 1:
+        return None
+    out_type = graph.types.get(node.outputs[0])
+    for value in node.inputs:
+        if value not in open_group or value in graph_outputs:
+            continue
+        if len(consumers.get(value, [])) != 1:
+            continue
+        in_type = graph.types.get(value)
+        # An epilogue keeps the anchor's iteration space: no broadcasting its result wider.
+        if out_type is not None and in_type is not None and out_type.shape == in_type.shape:
+            return open_group[value]
+    return None

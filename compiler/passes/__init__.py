@@ -1,0 +1,21 @@
+"""Graph passes run on a specialised graph before partitioning, in order.
+
+A pass is a function Graph -> Graph. Passes that recognise a pattern (attention, sparse conv,
+scans) replace the matched nodes with one fused node in the "onnxjit" domain; `rewrite.py` has the
+helper that does the replacement safely.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from onnxjit.compiler.graph import Graph
+
+GraphPass = Callable[[Graph], Graph]
+
+PASSES: list[GraphPass] = []
+
+
+def run_passes(graph: Graph) -> Graph:
+    for graph_pass in PASSES:
+        graph = graph_pass(graph)
+    return graph

@@ -1,0 +1,72 @@
+"""The only module that imports TVM: TVM 0.27 moved its Python API (tvm.tirx, tvm.s_tir, dict targets).
+
+Everything else in onnxjit imports TVM names from here, so the next move is a change in one file.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from onnxjit.compiler.settings import cpu_count
+
+# TVM sizes its thread pool once, at first use, from these; sessions then pick 1..max threads.
+# Unbound threads avoid multi-millisecond stalls on shared (virtualised) hosts.
+os.environ.setdefault("TVM_NUM_THREADS", str(cpu_count()))
+os.environ.setdefault("TVM_BIND_THREADS", "0")
+
+import tvm  # noqa: E402
+import tvm.s_tir  # noqa: E402
+from tvm import te, tirx, topi  # noqa: E402
+from tvm.s_tir import Schedule  # noqa: E402
+from tvm.s_tir.schedule import LoopRV, SBlockRV  # noqa: E402,F401  (re-exported for templates)
+
+__all__ = [
+    "te", "tirx", "topi", "Schedule", "SBlockRV", "LoopRV", "PrimFunc", "IRModule", "Tensor",
+    "tvm_version", "host_cpu_name", "llvm_target", "compile_module", "as_tensor",
+    "set_num_threads", "structural_key", "create_prim_func",
+]
+
+PrimFunc = tirx.PrimFunc
+IRModule = tvm.IRModule
+Tensor = tvm.runtime.Tensor
+Executable = Any
+
+
+def tvm_version() -> str:
+    return str(tvm.__version__)
+
+
+def host_cpu_name() -> str:
+    """LLVM's name for this CPU (TVM refuses mcpu=native)."""
+    return str(tvm.target.codegen.llvm_get_system_cpu())
+
+
+def llvm_target(options: dict[str, Any]) -> tvm.target.Target:
+    return tvm.target.Target({"kind": "llvm", **options})
+
+
+def create_prim_func(args: list[te.Tensor], name: str) -> PrimFunc:
+    func = te.create_prim_func(args)
+    return func.with_attr("global_symbol", name)
+
+
+def compile_module(mod: IRModule, target: tvm.target.Target) -> Executable:
+    return tvm.compile(mod, target=target)
+
+
+def as_tensor(array: np.ndarray) -> Tensor:
+    """A zero-copy TVM view of a 64-byte-aligned, contiguous numpy array."""
+    return tvm.runtime.from_dlpack(array)
+
+
+def set_num_threads(n: int) -> None:
+    """Use n threads of TVM's CPU pool (at most TVM_NUM_THREADS, fixed when the pool starts)."""
+    # mode 1 = big cores; the pool is resized in place, so each session may pick its own count.
+    tvm.get_global_func("runtime.config_threadpool")(1, n)
+
+
+def structural_key(func: PrimFunc) -> str:
+    """A stable hash of a PrimFunc's structure: identical workloads share tuning records."""
+    return f"{tvm.ir.structural_hash(func.without_attr('global_symbol')) & (2**64 - 1):016x}"

@@ -1,0 +1,152 @@
+"""InferenceSession: onnxruntime's API over onnxjit's compiler.
+
+The model is imported and checked at construction (every unsupported op is reported then). Kernels
+are compiled per input-shape signature: at construction when the inputs' shapes are static,
+otherwise at the first run with new shapes; each specialisation is cached for the session's life.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnx
+
+from onnxjit.compiler.errors import InputError
+from onnxjit.compiler.graph import Dim, Graph
+from onnxjit.compiler.importer import ModelSource, import_model
+from onnxjit.compiler.pipeline import CompiledModel, Chooser, compile_graph, default_choice
+from onnxjit.compiler.specialize import InputSignature, signature
+from onnxjit.compiler.support import check_supported
+from onnxjit.runtime.executor import Executor
+from onnxjit.targets import Target, get_target
+
+
+@dataclass(frozen=True)
+class NodeArg:
+    """A model input or output, as onnxruntime describes it."""
+
+    name: str
+    shape: list[Dim | None]
+    type: str          # e.g. "tensor(float)"
+    dtype: str         # numpy dtype name
+
+
+def _ort_type(dtype: str) -> str:
+    elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    names = {onnx.TensorProto.FLOAT: "float", onnx.TensorProto.DOUBLE: "double",
+             onnx.TensorProto.BOOL: "bool", onnx.TensorProto.FLOAT16: "float16"}
+    return f"tensor({names.get(elem, onnx.TensorProto.DataType.Name(elem).lower())})"
+
+
+class InferenceSession:
+    def __init__(self, model: ModelSource, target: str | Target = "cpu",
+                 threads: int | None = None, chooser: Chooser | None = None) -> None:
+        self.graph, self.model_name = import_model(model)
+        check_supported(self.graph, self.model_name)
+        self.target = get_target(target, threads)
+        self._choose = chooser or default_choice
+        self._compiled: dict[InputSignature, tuple[CompiledModel, Executor]] = {}
+        self._lock = threading.Lock()
+        static = self._static_signature()
+        if static is not None:
+            self._specialisation(static)
+
+    # -- onnxruntime-shaped API -------------------------------------------------------------
+    def get_inputs(self) -> list[NodeArg]:
+        return [self._arg(n) for n in self.graph.inputs]
+
+    def get_outputs(self) -> list[NodeArg]:
+        return [self._arg(n) for n in self.graph.outputs]
+
+    def get_providers(self) -> list[str]:
+        return [f"onnxjit:{self.target.name}"]
+
+    def run(self, output_names: Sequence[str] | None,
+            input_feed: Mapping[str, Any]) -> list[np.ndarray]:
+        feeds = self._check_feeds(input_feed)
+        names = list(output_names) if output_names else list(self.graph.outputs)
+        unknown = [n for n in names if n not in self.graph.outputs]
+        if unknown:
+            raise InputError(f"model {self.model_name!r} has no output(s) {unknown}; "
+                             f"outputs are {list(self.graph.outputs)}")
+        _, executor = self._specialisation(signature(feeds, self.graph.inputs))
+        self.target_activate()
+        return executor.run(feeds, names)
+
+    # -- onnxjit extras ---------------------------------------------------------------------
+    def compiled(self, feeds: Mapping[str, Any]) -> CompiledModel:
+        """The compiled specialisation that serves these feeds (compiling it if needed)."""
+        return self._specialisation(signature(self._check_feeds(feeds), self.graph.inputs))[0]
+
+    def executor(self, feeds: Mapping[str, Any]) -> Executor:
+        return self._specialisation(signature(self._check_feeds(feeds), self.graph.inputs))[1]
+
+    def target_activate(self) -> None:
+        activate = getattr(self.target, "activate", None)
+        if activate is not None:
+            activate()
+
+    # -- internals --------------------------------------------------------------------------
+    def _specialisation(self, sig: InputSignature) -> tuple[CompiledModel, Executor]:
+        with self._lock:
+            entry = self._compiled.get(sig)
+            if entry is None:
+                compiled = compile_graph(self.graph, sig, self.target, self._choose)
+                entry = (compiled, Executor(compiled))
+                self._compiled[sig] = entry
+            return entry
+
+    def _static_signature(self) -> InputSignature | None:
+        sig = []
+        for name in self.graph.inputs:
+            tt = self.graph.types.get(name)
+            if tt is None or not tt.is_static:
+                return None
+            sig.append((name, tt.static_shape(), tt.dtype))
+        return tuple(sig)
+
+    def _arg(self, name: str) -> NodeArg:
+        tt = self.graph.types.get(name)
+        if tt is None:
+            return NodeArg(name, [], "tensor(unknown)", "")
+        shape: list[Dim | None] = list(tt.shape) if tt.shape is not None else []
+        shape = [None if isinstance(d, str) and d.startswith("?") else d for d in shape]
+        return NodeArg(name, shape, _ort_type(tt.dtype), tt.dtype)
+
+    def _check_feeds(self, input_feed: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        expected = list(self.graph.inputs)
+        missing = [n for n in expected if n not in input_feed]
+        extra = [n for n in input_feed if n not in expected]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing input(s) {missing}")
+            if extra:
+                parts.append(f"unknown input(s) {extra}")
+            raise InputError(f"model {self.model_name!r}: {'; '.join(parts)}; "
+                             f"expected inputs {expected}")
+        feeds: dict[str, np.ndarray] = {}
+        for name in expected:
+            value = np.asarray(input_feed[name])
+            feeds[name] = _checked_feed(self.graph, self.model_name, name, value)
+        return feeds
+
+
+def _checked_feed(graph: Graph, model: str, name: str, value: np.ndarray) -> np.ndarray:
+    tt = graph.types.get(name)
+    if tt is None:
+        return value
+    if str(value.dtype) != tt.dtype:
+        raise InputError(f"model {model!r}: input {name!r} has dtype {value.dtype}, "
+                         f"expected {tt.dtype} ({_ort_type(tt.dtype)})")
+    if tt.shape is not None:
+        ok = len(tt.shape) == value.ndim and all(
+            not isinstance(d, int) or d == s for d, s in zip(tt.shape, value.shape))
+        if not ok:
+            want = "x".join(str(d) for d in tt.shape) or "scalar"
+            raise InputError(f"model {model!r}: input {name!r} has shape "
+                             f"{'x'.join(map(str, value.shape)) or 'scalar'}, expected {want}")
+    return value

@@ -1,0 +1,40 @@
+"""Schedule templates, most specific first; the fallback always applies."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from onnxjit.compiler.tvm_api import PrimFunc, Schedule
+from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.elementwise import ElementwiseTemplate
+from onnxjit.schedules.fallback import FallbackTemplate
+from onnxjit.schedules.matmul import MatmulTemplate
+from onnxjit.schedules.reduction import ReductionTemplate
+
+if TYPE_CHECKING:
+    from onnxjit.compiler.kernel import Kernel
+    from onnxjit.targets.base import Target
+
+TEMPLATES: tuple[ScheduleTemplate, ...] = (
+    MatmulTemplate(),
+    ReductionTemplate(),
+    ElementwiseTemplate(),
+    FallbackTemplate(),
+)
+
+
+def select_template(kernel: Kernel, target: Target) -> ScheduleTemplate:
+    return next(t for t in TEMPLATES if t.applicable(kernel, target))
+
+
+def template_by_name(name: str) -> ScheduleTemplate | None:
+    return next((t for t in TEMPLATES if t.name == name), None)
+
+
+def schedule_kernel(kernel: Kernel, target: Target, template: ScheduleTemplate | None = None,
+                    knobs: Knobs | None = None) -> PrimFunc:
+    """The kernel's function scheduled with `knobs` (the template's default if None)."""
+    template = template or select_template(kernel, target)
+    sch = Schedule(kernel.func)
+    template.apply(sch, kernel, knobs if knobs is not None else template.default(kernel, target),
+                   target)
+    return sch.mod["main"].with_attr("global_symbol", kernel.name)

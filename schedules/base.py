@@ -1,0 +1,45 @@
+"""The ScheduleTemplate interface: a kernel family's search space, default point and how to apply one.
+
+Knobs are plain data (a JSON-able mapping), so a tuning record is just the template name and its knobs,
+and replaying a record is `apply(kernel, knobs)`.
+"""
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar, Union
+
+if TYPE_CHECKING:
+    from onnxjit.compiler.kernel import Kernel
+    from onnxjit.compiler.tvm_api import Schedule
+    from onnxjit.targets.base import Target
+
+KnobValue = Union[int, str, bool]
+Knobs = Mapping[str, KnobValue]
+
+
+def knobs_key(knobs: Knobs) -> str:
+    """Canonical text of a knob point (sorted JSON): equal knobs, equal keys."""
+    return json.dumps(dict(knobs), sort_keys=True, separators=(",", ":"))
+
+
+class ScheduleTemplate(ABC):
+    """One family of schedules. `applicable` says no by returning False, never by raising."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def applicable(self, kernel: Kernel, target: Target) -> bool: ...
+
+    @abstractmethod
+    def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
+        """A small (at most 64 points), deterministic list of candidate knob points."""
+
+    @abstractmethod
+    def default(self, kernel: Kernel, target: Target) -> Knobs:
+        """A good untuned point; always in `space`."""
+
+    @abstractmethod
+    def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
+        """Schedules `sch` (holding the kernel's function) in place; KnobError if knobs do not fit."""

@@ -1,0 +1,93 @@
+"""The Target interface: how kernels are built, loaded and timed on one kind of device."""
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MeasureResult:
+    """Seconds per call of each repeat (empty if it failed) and the error, if any."""
+
+    seconds: tuple[float, ...]
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and bool(self.seconds)
+
+    @property
+    def median(self) -> float:
+        if not self.ok:
+            return float("inf")
+        ordered = sorted(self.seconds)
+        return ordered[len(ordered) // 2]
+
+
+class Target(ABC):
+    name: str            # "cpu", "gpu", "wasm"
+    threads: int
+
+    @abstractmethod
+    def tvm_target(self) -> Any:
+        """The tvm.target.Target kernels are compiled for."""
+
+    @abstractmethod
+    def fingerprint(self) -> dict[str, Any]:
+        """What makes a tuning record or artifact valid here: device model, features, threads,
+        TVM and onnxjit versions. A record with another fingerprint is never applied."""
+
+    @abstractmethod
+    def build(self, mod: Any) -> Any:
+        """Compiles an IRModule of scheduled PrimFuncs; returns a loaded module."""
+
+    @abstractmethod
+    def measure(self, call: Callable[[], None], repeats: int = 7,
+                min_seconds: float = 0.01) -> MeasureResult:
+        """Times `call` (already bound to its arguments); never raises."""
+
+    def fingerprint_key(self) -> str:
+        text = json.dumps(self.fingerprint(), sort_keys=True)
+        return f"{self.name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.threads} thread{'s' if self.threads != 1 else ''})"
+
+
+def time_calls(call: Callable[[], None], repeats: int, min_seconds: float) -> MeasureResult:
+    """Host-clock timing: warm up, pick a batch size that lasts `min_seconds`, take `repeats`."""
+    import time
+
+    try:
+        call()
+        number, elapsed = 1, 0.0
+        while True:
+            start = time.perf_counter()
+            for _ in range(number):
+                call()
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds or number >= 1 << 20:
+                break
+            number *= 2 if elapsed <= 0 else max(2, min(8, int(min_seconds / elapsed) + 1))
+        samples = [elapsed / number]
+        for _ in range(repeats - 1):
+            start = time.perf_counter()
+            for _ in range(number):
+                call()
+            samples.append((time.perf_counter() - start) / number)
+        return MeasureResult(tuple(samples))
+    except Exception as exc:  # noqa: BLE001  (a failed candidate is data, not an exception)
+        return MeasureResult((), f"{type(exc).__name__}: {exc}")
+
+
+def fingerprint_versions() -> dict[str, str]:
+    from onnxjit import __version__
+    from onnxjit.compiler.tvm_api import tvm_version
+
+    return {"onnxjit": __version__, "tvm": tvm_version()}
+
+
