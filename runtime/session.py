@@ -132,6 +132,7 @@ class InferenceSession:
         for name in expected:
             value = np.asarray(input_feed[name])
             feeds[name] = _checked_feed(self.graph, self.model_name, name, value)
+        _check_symbolic_dims(self.graph, self.model_name, feeds)
         return feeds
 
 
@@ -150,3 +151,17 @@ def _checked_feed(graph: Graph, model: str, name: str, value: np.ndarray) -> np.
             raise InputError(f"model {model!r}: input {name!r} has shape "
                              f"{'x'.join(map(str, value.shape)) or 'scalar'}, expected {want}")
     return value
+
+
+def _check_symbolic_dims(graph: Graph, model: str, feeds: Mapping[str, np.ndarray]) -> None:
+    """Inputs that share a named dimension (e.g. "batch") must agree on its size."""
+    bound: dict[str, tuple[int, str]] = {}
+    for name, value in feeds.items():
+        tt = graph.types.get(name)
+        for dim, size in zip(tt.shape or () if tt else (), value.shape):
+            if not isinstance(dim, str) or dim.startswith("?"):
+                continue
+            first = bound.setdefault(dim, (int(size), name))
+            if first[0] != size:
+                raise InputError(f"model {model!r}: dimension {dim!r} is {first[0]} in input "
+                                 f"{first[1]!r} but {size} in input {name!r}")
