@@ -84,9 +84,11 @@ def parallelize_vectorize(sch: Schedule, block: SBlockRV, vec: int, grain: int,
     total = 1
     for loop in loops:
         total *= extent(sch, loop)
-    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    # Read before fusing: fuse removes the original loops.
     inner_len = extent(sch, loops[-1])
-    if total >= vec and inner_len % vec == 0 and len(sch.get_loops(block)) == len(loops):
+    only_spatial = len(sch.get_loops(block)) == len(loops)
+    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    if total >= vec and inner_len % vec == 0 and only_spatial:
         outer, lanes = sch.split(fused, [None, vec])
         try_apply(lambda: sch.vectorize(lanes))
         fused = outer
