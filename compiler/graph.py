@@ -84,6 +84,8 @@ class Graph:
         return replace(self, **changes)
 
     def opset(self, domain: str) -> int:
+        if domain == ONNXJIT_DOMAIN:  # our fused ops are versioned with onnxjit, not the model
+            return 1
         return int(self.opsets.get(domain, self.opsets.get("ai.onnx", 0) if domain == "" else 0))
 
     def producers(self) -> dict[str, Node]:
