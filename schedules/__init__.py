@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from onnxjit.compiler.tvm_api import PrimFunc, Schedule
+from onnxjit.compiler.tvm_api import PrimFunc
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.elementwise import ElementwiseTemplate
 from onnxjit.schedules.fallback import FallbackTemplate
@@ -34,7 +34,5 @@ def schedule_kernel(kernel: Kernel, target: Target, template: ScheduleTemplate |
                     knobs: Knobs | None = None) -> PrimFunc:
     """The kernel's function scheduled with `knobs` (the template's default if None)."""
     template = template or select_template(kernel, target)
-    sch = Schedule(kernel.func)
-    template.apply(sch, kernel, knobs if knobs is not None else template.default(kernel, target),
-                   target)
-    return sch.mod["main"].with_attr("global_symbol", kernel.name)
+    return template.instantiate(
+        kernel, knobs if knobs is not None else template.default(kernel, target), target)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Union
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
-    from onnxjit.compiler.tvm_api import Schedule
+    from onnxjit.compiler.tvm_api import PrimFunc, Schedule
     from onnxjit.targets.base import Target
 
 KnobValue = Union[int, str, bool]
@@ -43,3 +43,16 @@ class ScheduleTemplate(ABC):
     @abstractmethod
     def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         """Schedules `sch` (holding the kernel's function) in place; KnobError if knobs do not fit."""
+
+    def instantiate(self, kernel: Kernel, knobs: Knobs, target: Target) -> PrimFunc:
+        """The kernel's function at this knob point, named `kernel.name`.
+
+        The default schedules the lowered TE function with `apply`. Templates that generate their
+        loop nest directly (register-tiled TVMScript, where a schedule cannot express the tile)
+        override this instead and must compute exactly what `kernel.func` computes.
+        """
+        from onnxjit.compiler.tvm_api import Schedule
+
+        sch = Schedule(kernel.func)
+        self.apply(sch, kernel, knobs, target)
+        return sch.mod["main"].with_attr("global_symbol", kernel.name)
