@@ -17,6 +17,7 @@ os.environ.setdefault("TVM_NUM_THREADS", str(cpu_count()))
 os.environ.setdefault("TVM_BIND_THREADS", "0")
 
 import tvm  # noqa: E402
+import tvm_ffi  # noqa: E402
 import tvm.s_tir  # noqa: E402
 from tvm import te, tirx, topi  # noqa: E402
 from tvm.s_tir import Schedule  # noqa: E402
@@ -69,4 +70,4 @@ def set_num_threads(n: int) -> None:
 
 def structural_key(func: PrimFunc) -> str:
     """A stable hash of a PrimFunc's structure: identical workloads share tuning records."""
-    return f"{tvm.ir.structural_hash(func.without_attr('global_symbol')) & (2**64 - 1):016x}"
+    return f"{tvm_ffi.structural_hash(func.without_attr('global_symbol')) & (2**64 - 1):016x}"
