@@ -46,32 +46,37 @@ def build_kernel(group: KernelGroup, graph: Graph, name: str) -> Kernel:
             if value:
                 tensors[value] = tensor
     outputs = [o for o in group.output]
-    out_tensors = _materialised([tensors[o] for o in outputs], set(args.values()))
+    out_tensors = _materialised([tensors[o] for o in outputs], {_key(t) for t in args.values()})
     used = _reachable(out_tensors)
-    inputs = [v for v, t in args.items() if t in used]
+    inputs = [v for v, t in args.items() if _key(t) in used]
     func = create_prim_func([*(args[v] for v in inputs), *out_tensors], name)
     return Kernel(name, func, group.kind, tuple(inputs), tuple(outputs),
                   tuple(n.name for n in group.nodes),
                   tuple(n.op_type for n in group.nodes))
 
 
-def _materialised(outs: list[te.Tensor], placeholders: set[te.Tensor]) -> list[te.Tensor]:
+def _key(t: te.Tensor) -> tuple[object, int]:
+    # te.Tensor's == builds an expression (and raises for rank-0 tensors): compare by identity.
+    return (t.op, int(t.value_index))
+
+
+def _materialised(outs: list[te.Tensor], placeholders: set[tuple[object, int]]) -> list[te.Tensor]:
     """An output that is an input (Identity, a no-op Cast) or repeats another gets a copy stage."""
     result: list[te.Tensor] = []
     for t in outs:
-        if t in placeholders or t in result:
+        if _key(t) in placeholders or any(_key(t) == _key(r) for r in result):
             t = te.compute(t.shape, lambda *i, src=t: src(*i), name=f"{t.op.name}_copy")
         result.append(t)
     return result
 
 
-def _reachable(outs: list[te.Tensor]) -> set[te.Tensor]:
-    seen: set[te.Tensor] = set()
+def _reachable(outs: list[te.Tensor]) -> set[tuple[object, int]]:
+    seen: set[tuple[object, int]] = set()
     stack = list(outs)
     while stack:
         t = stack.pop()
-        if t in seen:
+        if _key(t) in seen:
             continue
-        seen.add(t)
+        seen.add(_key(t))
         stack.extend(t.op.input_tensors)
     return seen
