@@ -65,9 +65,14 @@ def _materialised(outs: list[te.Tensor], placeholders: set[tuple[object, int]]) 
     result: list[te.Tensor] = []
     for t in outs:
         if _key(t) in placeholders or any(_key(t) == _key(r) for r in result):
-            t = te.compute(t.shape, lambda *i, src=t: src(*i), name=f"{t.op.name}_copy")
+            t = _copy(t)
         result.append(t)
     return result
+
+
+def _copy(src: te.Tensor) -> te.Tensor:
+    # A closure, not a `src=t` default: te.compute rejects fcompute keyword arguments.
+    return te.compute(src.shape, lambda *i: src(*i), name=f"{src.op.name}_copy")
 
 
 def _reachable(outs: list[te.Tensor]) -> set[tuple[object, int]]:
