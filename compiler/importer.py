@@ -106,12 +106,38 @@ def _checked(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
 def import_model(source: ModelSource) -> tuple[Graph, str]:
     """Loads, shape-infers and converts a model; returns the graph and the model's display name."""
     model, name = load_model(source)
+    named = _dim_params(model.graph)
     try:
         model = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception:  # noqa: BLE001  (inference is a hint; our lowering derives shapes itself)
         pass
+    _forget_generated_dims(model.graph, named)
     opsets = {(o.domain if o.domain != "ai.onnx" else ""): int(o.version) for o in model.opset_import}
     return convert_graph(model.graph, opsets), name
+
+
+def _value_infos(g: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
+    infos = [*g.input, *g.value_info, *g.output]
+    for node in g.node:
+        for a in node.attribute:
+            for sub in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)):
+                infos.extend(_value_infos(sub))
+    return infos
+
+
+def _dim_params(g: onnx.GraphProto) -> set[str]:
+    return {d.dim_param for info in _value_infos(g) if info.type.HasField("tensor_type")
+            for d in info.type.tensor_type.shape.dim if d.dim_param}
+
+
+def _forget_generated_dims(g: onnx.GraphProto, named: set[str]) -> None:
+    """Shape inference names the unknown dims it creates ("unk__0"); they are anonymous, as
+    onnxruntime reports them (None), not symbols the user could bind."""
+    for info in _value_infos(g):
+        if info.type.HasField("tensor_type"):
+            for d in info.type.tensor_type.shape.dim:
+                if d.dim_param and d.dim_param not in named and d.dim_param.startswith("unk__"):
+                    d.ClearField("dim_param")
 
 
 def convert_graph(g: onnx.GraphProto, opsets: dict[str, int], outer: tuple[str, ...] = ()) -> Graph:
