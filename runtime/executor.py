@@ -42,7 +42,8 @@ class Executor:
             view = arena[slot.offset: slot.offset + count * itemsize].view(slot.dtype)
             self.arrays[name] = view.reshape(slot.shape)
         for name, value in compiled.constants.items():
-            self.arrays[name] = aligned_copy(np.ascontiguousarray(value))
+            # np.asarray, not np.ascontiguousarray: the latter turns 0-d constants into shape (1,).
+            self.arrays[name] = aligned_copy(np.asarray(value))
         self._folded_outputs = {o: compiled.graph.constants[o] for o in plan.outputs
                                 if o in compiled.graph.constants}
         tensors = {name: as_tensor(array) for name, array in self.arrays.items()
