@@ -33,10 +33,13 @@ def lower_pow(ctx: LowerContext) -> list[te.Tensor]:
                0.5: lambda x, _: te.sqrt(x)}
         return [elementwise(ctx, [base, exponent], fns[p])]
 
+    exp_dtype = str(exponent.dtype)
+
     def power(x: te.Tensor, y: te.Tensor) -> te.Tensor:
-        y = y.astype(dtype) if str(y.dtype) != dtype else y
+        # Element loads are untyped Calls in TVM 0.27 (no .dtype): use the tensors' dtypes.
         if is_float(dtype):
-            return te.power(x, y)
+            return te.power(x, y.astype(dtype) if exp_dtype != dtype else y)
+        # Integer base: the exponent keeps its fraction (4 ** 0.5 == 2), the result is the base type.
         return te.power(x.astype("float64"), y.astype("float64")).astype(dtype)
 
     return [elementwise(ctx, [base, exponent], power)]
