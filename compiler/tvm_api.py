@@ -22,11 +22,13 @@ import tvm.s_tir  # noqa: E402
 from tvm import te, tirx, topi  # noqa: E402
 from tvm.s_tir import Schedule  # noqa: E402
 from tvm.s_tir.schedule import LoopRV, SBlockRV  # noqa: E402,F401  (re-exported for templates)
+from tvm.script import tirx as T  # noqa: E402  (TVMScript, for hand-written loop nests)
 
 __all__ = [
-    "te", "tirx", "topi", "Schedule", "SBlockRV", "LoopRV", "PrimFunc", "IRModule", "Tensor",
+    "te", "tirx", "topi", "T", "Schedule", "SBlockRV", "LoopRV", "PrimFunc", "IRModule", "Tensor",
     "tvm_version", "host_cpu_name", "llvm_target", "compile_module", "as_tensor",
-    "set_num_threads", "structural_key", "create_prim_func",
+    "set_num_threads", "structural_key", "create_prim_func", "top_block_annotations", "save_json", "load_json",
+    "export_library", "load_module",
 ]
 
 PrimFunc = tirx.PrimFunc
@@ -57,6 +59,23 @@ def compile_module(mod: IRModule, target: tvm.target.Target) -> Executable:
     return tvm.compile(mod, target=target)
 
 
+def save_json(node: Any) -> str:
+    return str(tvm.ir.save_json(node))
+
+
+def load_json(text: str) -> Any:
+    return tvm.ir.load_json(text)
+
+
+def export_library(executable: Executable, path: str) -> None:
+    """Writes a built CPU module as a shared library (linked with the system compiler)."""
+    executable.export_library(path)
+
+
+def load_module(path: str) -> Any:
+    return tvm.runtime.load_module(path)
+
+
 def as_tensor(array: np.ndarray) -> Tensor:
     """A zero-copy TVM view of a 64-byte-aligned, contiguous numpy array."""
     return tvm.runtime.from_dlpack(array)
@@ -66,6 +85,21 @@ def set_num_threads(n: int) -> None:
     """Use n threads of TVM's CPU pool (at most TVM_NUM_THREADS, fixed when the pool starts)."""
     # mode 1 = big cores; the pool is resized in place, so each session may pick its own count.
     tvm.get_global_func("runtime.config_threadpool")(1, n)
+
+
+def top_block_annotations(func: PrimFunc, key: str) -> list[str]:
+    """Values of annotation `key` on the function's top block and its root's child blocks."""
+    found: list[str] = []
+    body = func.body
+    if isinstance(body, tvm.s_tir.SBlockRealize):
+        block = body.block
+        if key in block.annotations:
+            return [str(block.annotations[key])]
+        children = block.body.seq if isinstance(block.body, tirx.SeqStmt) else [block.body]
+        for child in children:
+            if isinstance(child, tvm.s_tir.SBlockRealize) and key in child.block.annotations:
+                found.append(str(child.block.annotations[key]))
+    return found
 
 
 def structural_key(func: PrimFunc) -> str:

@@ -6,6 +6,7 @@ otherwise at the first run with new shapes; each specialisation is cached for th
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,10 +18,13 @@ import onnx
 from onnxjit.compiler.errors import InputError
 from onnxjit.compiler.graph import Dim, Graph
 from onnxjit.compiler.importer import ModelSource, import_model
-from onnxjit.compiler.pipeline import CompiledModel, Chooser, compile_graph, default_choice
+from onnxjit.compiler.pipeline import Chooser, CompiledModel, compile_graph
 from onnxjit.compiler.specialize import InputSignature, signature
 from onnxjit.compiler.support import check_supported
 from onnxjit.runtime.executor import Executor
+from onnxjit.runtime.jit_tuning import TuningJob, start_tuning
+from onnxjit.schedules.choice import record_chooser
+from onnxjit.schedules.records import RecordStore
 from onnxjit.targets import Target, get_target
 
 
@@ -43,11 +47,18 @@ def _ort_type(dtype: str) -> str:
 
 class InferenceSession:
     def __init__(self, model: ModelSource, target: str | Target = "cpu",
-                 threads: int | None = None, chooser: Chooser | None = None) -> None:
+                 threads: int | None = None, chooser: Chooser | None = None,
+                 tune: float | None = None, records: str | os.PathLike[str] | None = None) -> None:
+        """`tune`: seconds of just-in-time tuning per input-shape signature, in the background
+        (see runtime/jit_tuning.py); `records`: the tuning-record file (default: the cache dir).
+        """
         self.graph, self.model_name = import_model(model)
         check_supported(self.graph, self.model_name)
         self.target = get_target(target, threads)
-        self._choose = chooser or default_choice
+        self.records = RecordStore(records)
+        self._chooser = chooser
+        self._tune_budget = float(tune or 0.0)
+        self._tuning: dict[InputSignature, TuningJob] = {}
         self._compiled: dict[InputSignature, tuple[CompiledModel, Executor]] = {}
         self._lock = threading.Lock()
         static = self._static_signature()
@@ -90,14 +101,37 @@ class InferenceSession:
             activate()
 
     # -- internals --------------------------------------------------------------------------
+    def wait_for_tuning(self, timeout: float | None = None) -> bool:
+        """Blocks until background tuning has finished (True) or `timeout` passed (False)."""
+        for job in list(self._tuning.values()):
+            job.thread.join(timeout)
+            if job.thread.is_alive():
+                return False
+            if job.error is not None:
+                raise job.error
+        return True
+
+    def _compile(self, sig: InputSignature) -> tuple[CompiledModel, Executor]:
+        chooser = self._chooser or record_chooser(self.records, self.target)
+        compiled = compile_graph(self.graph, sig, self.target, chooser)
+        return compiled, Executor(compiled)
+
     def _specialisation(self, sig: InputSignature) -> tuple[CompiledModel, Executor]:
         with self._lock:
             entry = self._compiled.get(sig)
             if entry is None:
-                compiled = compile_graph(self.graph, sig, self.target, self._choose)
-                entry = (compiled, Executor(compiled))
+                entry = self._compile(sig)
                 self._compiled[sig] = entry
+                if self._tune_budget > 0 and entry[0].kernels:
+                    self._tuning[sig] = start_tuning(
+                        entry[0], self.target, self.records, self._tune_budget,
+                        lambda: self._swap_in_tuned(sig))
             return entry
+
+    def _swap_in_tuned(self, sig: InputSignature) -> None:
+        entry = self._compile(sig)  # compiled outside the lock: run() keeps serving meanwhile
+        with self._lock:
+            self._compiled[sig] = entry
 
     def _static_signature(self) -> InputSignature | None:
         sig = []

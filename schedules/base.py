@@ -40,6 +40,13 @@ class ScheduleTemplate(ABC):
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         """A good untuned point; always in `space`."""
 
+    def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:
+        """A cheap analytic cost (lower is better) that orders candidates best-first when tuning.
+
+        The default ranks all points equal, so the tuner keeps `space()` order.
+        """
+        return 1.0
+
     @abstractmethod
     def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         """Schedules `sch` (holding the kernel's function) in place; KnobError if knobs do not fit."""

@@ -1,0 +1,220 @@
+"""The small-space tuner: dozens of candidates per kernel, measured on the device within a budget.
+
+Per distinct workload (identical kernels across the model are tuned once) the template's default
+point is built and measured first: its outputs are the reference every other candidate must match,
+and its time is the baseline. The other points, best-first by the template's analytic estimate
+(ties in a seeded order), are then taken round-robin across workloads so every kernel gets its most
+promising candidates before the budget runs out. Each round builds a batch in parallel, then
+measures it alone. Every result, failures included, is appended to the record store.
+"""
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from onnxjit.compiler.kernel import Kernel
+from onnxjit.compiler.tvm_api import save_json
+from onnxjit.schedules import select_template
+from onnxjit.schedules.base import Knobs, ScheduleTemplate, knobs_key
+from onnxjit.schedules.measure import KernelSpec, Outcome, TargetSpec, Worker, template_ref
+from onnxjit.schedules.records import RecordStore, TuningRecord
+from onnxjit.targets.base import Target
+
+
+@dataclass(frozen=True)
+class Trial:
+    elapsed: float                     # seconds since tuning started, when this result came
+    knobs: dict[str, Any]
+    seconds: float                     # inf when failed
+    error: str = ""
+
+
+@dataclass
+class WorkloadResult:
+    workload: str
+    kernels: list[str]
+    template: str
+    default_knobs: dict[str, Any]
+    space_size: int
+    trials: list[Trial] = field(default_factory=list)
+
+    @property
+    def default_seconds(self) -> float:
+        return next((t.seconds for t in self.trials if t.knobs == self.default_knobs), float("inf"))
+
+    @property
+    def best(self) -> Trial | None:
+        ok = [t for t in self.trials if not t.error]
+        return min(ok, key=lambda t: t.seconds, default=None)
+
+    @property
+    def speedup(self) -> float:
+        best = self.best
+        return self.default_seconds / best.seconds if best and best.seconds > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    budget_s: float = 30.0
+    seed: int = 0
+    build_workers: int = 2
+    build_timeout_s: float = 60.0
+    run_timeout_s: float = 20.0
+    rtol: float = 1e-4
+    atol: float = 1e-5
+    retune: bool = False               # measure again even where records exist
+
+
+Progress = Callable[[WorkloadResult, Trial], None]
+
+
+def kernel_arguments(kernel: Kernel, constants: Mapping[str, np.ndarray],
+                     types: Mapping[str, tuple[tuple[int, ...], str]], seed: int) -> list[np.ndarray]:
+    """Real weights for constant inputs (sparse kernels depend on them), seeded data otherwise.
+
+    Run-time integer inputs are zeros: always in range when they index (Gather, Slice).
+    """
+    rng = np.random.default_rng(seed)
+    arrays: list[np.ndarray] = []
+    for name in (*kernel.inputs, *kernel.outputs):
+        if name in constants and name in kernel.inputs:
+            arrays.append(np.ascontiguousarray(constants[name]))
+            continue
+        shape, dtype = types[name]
+        if np.dtype(dtype).kind == "f":
+            arrays.append(rng.standard_normal(shape).astype(dtype))
+        else:
+            arrays.append(np.zeros(shape, dtype))
+    return arrays
+
+
+def spec_of(kernel: Kernel) -> KernelSpec:
+    return KernelSpec(kernel.name, save_json(kernel.func), kernel.kind.value, kernel.inputs,
+                      kernel.outputs, kernel.nodes, kernel.op_types)
+
+
+def ordered_space(template: ScheduleTemplate, kernel: Kernel, target: Target,
+                  seed: int) -> list[Knobs]:
+    """The space without the default, best-first; ties keep a seeded, reproducible order."""
+    default = knobs_key(template.default(kernel, target))
+    rng = random.Random(f"{seed}:{kernel.workload_key}")
+    points = [k for k in template.space(kernel, target) if knobs_key(k) != default]
+    keyed = [(template.estimate(kernel, k, target), rng.random(), i) for i, k in enumerate(points)]
+    return [points[i] for _, _, i in sorted(keyed)]
+
+
+class Tuner:
+    def __init__(self, target: Target, store: RecordStore, options: TuneOptions = TuneOptions(),
+                 progress: Progress | None = None,
+                 select: Callable[[Kernel, Target], ScheduleTemplate] = select_template) -> None:
+        self.select = select
+        self.target = target
+        self.store = store
+        self.options = options
+        self.progress = progress
+        self._arguments: dict[str, list[np.ndarray]] = {}
+        self._reference: dict[str, tuple[np.ndarray, ...]] = {}
+        self._registered: dict[str, int] = {}      # kernel -> measurer generation it was sent to
+
+    def tune(self, kernels: Sequence[Kernel], constants: Mapping[str, np.ndarray],
+             types: Mapping[str, tuple[tuple[int, ...], str]]) -> list[WorkloadResult]:
+        start = time.monotonic()
+        groups: dict[str, list[Kernel]] = {}
+        for kernel in kernels:
+            groups.setdefault(kernel.workload_key, []).append(kernel)
+        known = self.store.load() if not self.options.retune else []
+        fingerprint = self.target.fingerprint_key()
+        todo = {w: ks for w, ks in groups.items()
+                if self.options.retune or self.store.best(w, fingerprint, known) is None}
+        spec = TargetSpec(self.target.name, self.target.threads)
+        measurer = Worker(spec)
+        builders = [Worker(spec) for _ in range(max(1, self.options.build_workers))]
+        results: list[WorkloadResult] = []
+        queues: dict[str, list[Knobs]] = {}
+        try:
+            with tempfile.TemporaryDirectory(prefix="onnxjit-tune-") as out_dir:
+                for workload, ks in todo.items():
+                    kernel = ks[0]
+                    template = self.select(kernel, self.target)
+                    default = dict(template.default(kernel, self.target))
+                    result = WorkloadResult(workload, [k.name for k in ks], template.name, default,
+                                            len(template.space(kernel, self.target)))
+                    results.append(result)
+                    self._arguments[kernel.name] = kernel_arguments(
+                        kernel, constants, types, self.options.seed)
+                    self._run_batch(result, kernel, template, [default], builders, measurer,
+                                    out_dir, start, reference=True)
+                    queues[workload] = ordered_space(template, kernel, self.target,
+                                                     self.options.seed)
+                self._round_robin(results, todo, queues, builders, measurer, out_dir, start)
+        finally:
+            for worker in (measurer, *builders):
+                worker.close()
+        return results
+
+    def _round_robin(self, results: list[WorkloadResult], todo: dict[str, list[Kernel]],
+                     queues: dict[str, list[Knobs]], builders: list[Worker], measurer: Worker,
+                     out_dir: str, start: float) -> None:
+        by_workload = {r.workload: r for r in results}
+        while any(queues.values()) and not self._out_of_time(start):
+            for workload, queue in queues.items():
+                if not queue or self._out_of_time(start):
+                    continue
+                batch = [dict(queue.pop(0)) for _ in range(min(len(builders), len(queue)))]
+                kernel = todo[workload][0]
+                template = self.select(kernel, self.target)
+                self._run_batch(by_workload[workload], kernel, template, batch, builders,
+                                measurer, out_dir, start, reference=False)
+
+    def _run_batch(self, result: WorkloadResult, kernel: Kernel, template: ScheduleTemplate,
+                   batch: list[dict[str, Any]], builders: list[Worker], measurer: Worker,
+                   out_dir: str, start: float, reference: bool) -> None:
+        spec, ref = spec_of(kernel), template_ref(template)
+        built = _parallel_build(builders, spec, ref, batch, out_dir, self.options.build_timeout_s)
+        records: list[TuningRecord] = []
+        for knobs, outcome in zip(batch, built):
+            if not outcome.error:
+                self._register(measurer, kernel)
+                outcome = measurer.call(
+                    ("measure", kernel.name, outcome.artifact, reference, self.options.rtol,
+                     self.options.atol), self.options.run_timeout_s)
+                if reference and not outcome.error:
+                    self._reference[kernel.name] = outcome.outputs
+            trial = Trial(time.monotonic() - start, knobs, outcome.median, outcome.error)
+            result.trials.append(trial)
+            records.append(TuningRecord(result.workload, self.target.fingerprint_key(),
+                                        template.name, knobs, outcome.median, outcome.error,
+                                        time.time()))
+            if self.progress is not None:
+                self.progress(result, trial)
+        self.store.append(records)
+
+    def _register(self, measurer: Worker, kernel: Kernel) -> None:
+        """(Re)sends a kernel's arguments and reference outputs to a fresh measurer process."""
+        measurer.ensure_started()
+        if self._registered.get(kernel.name) == measurer.generation:
+            return
+        measurer.call(("register", spec_of(kernel), self._arguments[kernel.name],
+                       self._reference.get(kernel.name, ())), self.options.run_timeout_s)
+        self._registered[kernel.name] = measurer.generation
+
+    def _out_of_time(self, start: float) -> bool:
+        return time.monotonic() - start >= self.options.budget_s
+
+
+def _parallel_build(builders: list[Worker], spec: KernelSpec, ref: str,
+                    batch: list[dict[str, Any]], out_dir: str, timeout: float) -> list[Outcome]:
+    """Builds each candidate of the batch in its own builder process, concurrently."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(builders)) as pool:
+        futures = [pool.submit(builders[i % len(builders)].call,
+                               ("build", spec, ref, knobs, out_dir), timeout)
+                   for i, knobs in enumerate(batch)]
+        return [f.result() for f in futures]
