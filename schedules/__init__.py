@@ -5,10 +5,12 @@ from typing import TYPE_CHECKING
 
 from onnxjit.compiler.tvm_api import PrimFunc
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.cumsum import CumSumTemplate
 from onnxjit.schedules.elementwise import ElementwiseTemplate
 from onnxjit.schedules.fallback import FallbackTemplate
 from onnxjit.schedules.matmul import MatmulTemplate
 from onnxjit.schedules.reduction import ReductionTemplate
+from onnxjit.schedules.tir_extern import TirExternTemplate
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
@@ -18,6 +20,8 @@ TEMPLATES: tuple[ScheduleTemplate, ...] = (
     MatmulTemplate(),
     ReductionTemplate(),
     ElementwiseTemplate(),
+    CumSumTemplate(),
+    TirExternTemplate(),
     FallbackTemplate(),
 )
 

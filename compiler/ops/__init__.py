@@ -2,3 +2,4 @@
 from __future__ import annotations
 
 from onnxjit.compiler.ops import binary, matmul, reshape, softmax  # noqa: F401
+from onnxjit.compiler.ops import cumsum  # noqa: F401

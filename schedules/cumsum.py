@@ -1,0 +1,116 @@
+"""CPU template for CumSum with a constant axis: row order over the scanned axis.
+
+Time (the scanned axis) is the outer loop and the whole inner row the vectorised inner loop:
+y[j] = y[j-1] + x[j], so the previous row stays in L1 and memory sees two sequential streams
+(shared/notes/proto-scan.md §4: 1.3x the column-block order). With several threads the inner
+row is split into column chunks, one per task.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from onnxjit.compiler.errors import KnobError
+from onnxjit.compiler.ops._tir import prod, read_spec
+from onnxjit.compiler.tvm_api import PrimFunc, T
+from onnxjit.schedules.base import Knobs, ScheduleTemplate
+
+if TYPE_CHECKING:
+    from onnxjit.compiler.kernel import Kernel
+    from onnxjit.targets.base import Target
+
+
+class CumSumTemplate(ScheduleTemplate):
+    name = "cumsum"
+
+    def applicable(self, kernel: Kernel, target: Target) -> bool:
+        spec = _spec(kernel)
+        return (target.name == "cpu" and spec is not None and spec["axis"] is not None
+                and _inner(spec) >= 1)
+
+    def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
+        lanes = getattr(target, "vector_lanes", 8)
+        return [{"vec": v, "unroll": u} for v in (lanes, 2 * lanes) for u in (1, 2)]
+
+    def default(self, kernel: Kernel, target: Target) -> Knobs:
+        return {"vec": getattr(target, "vector_lanes", 8), "unroll": 1}
+
+    def apply(self, sch: Any, kernel: Kernel, knobs: Knobs, target: Target) -> None:
+        raise KnobError("cumsum template generates its loop nest (instantiate)")
+
+    def instantiate(self, kernel: Kernel, knobs: Knobs, target: Target) -> PrimFunc:
+        spec = _spec(kernel)
+        assert spec is not None
+        vec, unroll = int(knobs["vec"]), int(knobs["unroll"])
+        if vec < 1 or unroll not in (1, 2):
+            raise KnobError(f"cumsum: bad knobs {dict(knobs)}")
+        params = kernel.func.params
+        return _rows_kernel(spec, params, vec * unroll, vec, target.threads).with_attr(
+            "global_symbol", kernel.name)
+
+
+def _spec(kernel: Kernel) -> dict[str, Any] | None:
+    if kernel.op_types != ("CumSum",):
+        return None
+    spec = read_spec(kernel.func)
+    return spec if spec is not None and spec.get("op") == "CumSum" else None
+
+
+def _inner(spec: dict[str, Any]) -> int:
+    return prod(spec["shape"][spec["axis"] + 1:])
+
+
+def _rows_kernel(spec: dict[str, Any], params: Any, block: int, vec: int,
+                 threads: int) -> PrimFunc:
+    dims = [int(d) for d in spec["shape"]]
+    axis, dtype = int(spec["axis"]), str(spec["dtype"])
+    outer, n, inner = prod(dims[:axis]), dims[axis], prod(dims[axis + 1:])
+    total = prod(dims)
+    excl, rev = int(spec["exclusive"]), int(spec["reverse"])
+    x_p, a_p, y_p = params
+    nblk = inner // block                   # full vector blocks of a row
+    tail = inner - nblk * block             # scalar remainder
+    # With threads, each task owns a column chunk of every row (a multiple of the block).
+    tasks = max(1, min(threads, nblk)) if threads > 1 else 1
+    per_task = (nblk + tasks - 1) // tasks
+    zero = T.Cast(dtype, 0)
+    task_loop = T.parallel if tasks > 1 else T.serial
+
+    @T.prim_func
+    def func(x: T.Buffer(x_p.shape, dtype), axis_in: T.Buffer(a_p.shape, a_p.dtype),
+             y: T.Buffer(y_p.shape, dtype)) -> None:
+        T.func_attr({"tir.noalias": True})
+        xf = T.decl_buffer((total,), dtype, data=x.data)
+        yf = T.decl_buffer((total,), dtype, data=y.data)
+        for o in T.serial(outer):
+            for task in task_loop(tasks):
+                for b in T.serial(per_task):
+                    if task * per_task + b < nblk:
+                        for v in T.vectorized(block):
+                            first = T.meta_var((o * n + (0 if rev == 0 else n - 1)) * inner
+                                               + (task * per_task + b) * block + v)
+                            yf[first] = xf[first] if excl == 0 else zero
+                for j in T.serial(n - 1):
+                    for b in T.serial(per_task):
+                        if task * per_task + b < nblk:
+                            for v in T.vectorized(block):
+                                col = T.meta_var((task * per_task + b) * block + v)
+                                jj = T.meta_var(j + 1 if rev == 0 else n - 2 - j)
+                                prev = T.meta_var(j if rev == 0 else n - 1 - j)
+                                idx = T.meta_var((o * n + jj) * inner + col)
+                                pidx = T.meta_var((o * n + prev) * inner + col)
+                                yf[idx] = yf[pidx] + xf[idx if excl == 0 else pidx]
+        for o in T.serial(outer):
+            for c in T.serial(tail):
+                acc = T.alloc_buffer((1,), dtype, scope="local")
+                acc[0] = zero
+                for j in T.serial(n):
+                    jj = T.meta_var(j if rev == 0 else n - 1 - j)
+                    idx = T.meta_var((o * n + jj) * inner + nblk * block + c)
+                    if excl == 1:
+                        yf[idx] = acc[0]
+                        acc[0] = acc[0] + xf[idx]
+                    else:
+                        acc[0] = acc[0] + xf[idx]
+                        yf[idx] = acc[0]
+
+    return func
