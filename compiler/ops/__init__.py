@@ -2,4 +2,7 @@
 from __future__ import annotations
 
 from onnxjit.compiler.ops import binary, matmul, reshape, softmax  # noqa: F401
+from onnxjit.compiler.ops import (  # noqa: F401
+    cast, clip, concat, expand, flatten, gather, identity, slice, split, squeeze, transpose, unary,
+    unsqueeze, where)
 from onnxjit.compiler.ops import cumsum  # noqa: F401
