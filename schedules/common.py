@@ -1,6 +1,8 @@
 """Schedule helpers shared by templates: block analysis, inlining, loop utilities."""
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from onnxjit.compiler.tvm_api import LoopRV, SBlockRV, Schedule
 
 SPATIAL, REDUCE = 0, 2   # tirx IterVar kinds
@@ -25,16 +27,17 @@ def writes_param(sch: Schedule, block: SBlockRV) -> bool:
                for region in sch.get(block).writes)
 
 
-def inline_spatial(sch: Schedule) -> None:
+def inline_spatial(sch: Schedule, keep: Collection[str] = ()) -> None:
     """Inlines every spatial block into its consumers (or its producer) where TVM allows it.
 
     Blocks read by several consumers stay: inlining them would compute them several times.
+    Blocks named in `keep` (e.g. a packing stage) stay too.
     """
     changed = True
     while changed:
         changed = False
         for block in blocks(sch):
-            if is_reduction(sch, block):
+            if is_reduction(sch, block) or sch.get(block).name_hint in keep:
                 continue
             if not writes_param(sch, block) and len(sch.get_consumers(block)) <= 1:
                 if _try(lambda b=block: sch.compute_inline(b)):

@@ -1,70 +1,169 @@
-"""CPU template for matmul kernels (MatMul, Gemm) with fused elementwise epilogues.
+"""CPU template for matmul kernels (MatMul, Gemm, their packed forms) with fused epilogues.
 
-Register tiling: an mi x nj tile of the output accumulates over k in registers (nj a multiple of the
-vector width), the epilogue runs on each finished row panel while it is in cache.
+The lowering (compiler/ops/matmul.py) gives a contraction on a padded domain over panel-packed B,
+so tiles divide the loops exactly. Loop nest, outer to inner:
+    batch, row block (mb tiles of A rows: the L2-resident block), column tile, row tile, k,
+    tile rows (unrolled), tile columns (vectorised)
+The mi x nj accumulator tile is a small default-scope buffer, which LLVM keeps in registers
+(mi * nj / lanes accumulators, sized for 16 ymm / 32 zmm registers). The epilogue (bias, Gelu, ...)
+runs on each finished tile while it is in registers. Every knob point sums k in the same order, so
+all points give bit-identical results.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from onnxjit.compiler.errors import KnobError
+from onnxjit.compiler.ops.matmul import ACC_SUFFIX, PACK_SUFFIX, PANEL
 from onnxjit.compiler.registry import OpKind
+from onnxjit.compiler.tvm_api import Schedule
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.common import blocks, extent, inline_spatial, is_reduction, try_apply
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
-    from onnxjit.compiler.tvm_api import Schedule
+    from onnxjit.compiler.tvm_api import LoopRV, SBlockRV
     from onnxjit.targets.base import Target
+
+TILE_SHAPES = ((6, 1), (4, 1), (3, 2), (2, 2), (2, 3), (1, 4))   # (rows, 16-column panels)
+ROW_BLOCKS = (48, 96, 192)     # target rows of A per L2 block
+K_UNROLL = (1, 4)
+
+
+def _lanes(target: Target) -> int:
+    return int(getattr(target, "vector_lanes", 8))
+
+
+def _largest_divisor(n: int, cap: int) -> int:
+    return max(d for d in range(1, max(1, min(n, cap)) + 1) if n % d == 0)
+
+
+class _Shape:
+    """What the template needs to know of a matmul kernel: loop extents and its blocks."""
+
+    def __init__(self, sch: Schedule) -> None:
+        reductions = [b for b in blocks(sch) if is_reduction(sch, b)]
+        accs = [b for b in reductions if sch.get(b).name_hint.endswith(ACC_SUFFIX)]
+        if len(reductions) != 1 or len(accs) != 1:
+            raise KnobError(f"matmul template expects one contraction block, found "
+                            f"{[sch.get(b).name_hint for b in reductions]}")
+        self.acc = accs[0]
+        loops = sch.get_loops(self.acc)
+        if len(loops) < 3:
+            raise KnobError("matmul template expects (..., m, n, k) loops")
+        self.m, self.n, self.k = (extent(sch, lp) for lp in loops[-3:])
+        self.pack = [b for b in blocks(sch) if sch.get(b).name_hint.endswith(PACK_SUFFIX)]
+
+
+def _analyse(kernel: Kernel) -> _Shape:
+    return _Shape(Schedule(kernel.func))
 
 
 class MatmulTemplate(ScheduleTemplate):
     name = "matmul"
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
-        return target.name == "cpu" and kernel.kind is OpKind.MATMUL
+        if target.name != "cpu" or kernel.kind is not OpKind.MATMUL:
+            return False
+        try:
+            _analyse(kernel)
+        except KnobError:
+            return False
+        return True
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
-        lanes = getattr(target, "vector_lanes", 8)
-        return [{"mi": mi, "nj": nj * lanes, "kt": kt}
-                for mi in (2, 4, 6, 8) for nj in (1, 2, 3, 4) for kt in (1, 4)
-                if mi * nj <= 12 + (4 if lanes >= 16 else 0)]
+        shape = _analyse(kernel)
+        tiles = [(mi, nt) for mi, nt in self._tile_shapes(target) if shape.m % mi == 0
+                 and (shape.n % (nt * PANEL) == 0 or nt == 1)]
+        packs = (True, False) if shape.pack else (True,)
+        points: list[Knobs] = [{"mi": mi, "nt": nt, "rows": rows, "kt": kt, "pack_b": pack}
+                               for pack in packs for mi, nt in tiles for rows in ROW_BLOCKS
+                               for kt in K_UNROLL]
+        default = self.default(kernel, target)
+        if default not in points:
+            points.insert(0, default)
+        return points[:64]
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
-        return {"mi": 4, "nj": 2 * getattr(target, "vector_lanes", 8), "kt": 4}
+        shape = _analyse(kernel)
+        lanes = _lanes(target)
+        budget = 24 if lanes >= 16 else 12          # accumulator registers
+        mi = _largest_divisor(shape.m, 6)
+        vectors = max(1, budget // mi)             # accumulator vectors per tile row
+        nt = max(1, vectors * lanes // PANEL)
+        nt = _largest_divisor(max(1, shape.n // PANEL), nt) if shape.n % PANEL == 0 else 1
+        # Packing a run-time B pays once a few row tiles reuse it.
+        return {"mi": mi, "nt": nt, "rows": 96, "kt": 4, "pack_b": shape.m >= 4 * mi}
+
+    def _tile_shapes(self, target: Target) -> list[tuple[int, int]]:
+        lanes = _lanes(target)
+        budget = 24 if lanes >= 16 else 12
+        return [(mi, nt) for mi, nt in TILE_SHAPES if mi * nt * PANEL // lanes <= budget]
 
     def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
-        inline_spatial(sch)
-        anchors = [b for b in blocks(sch) if is_reduction(sch, b)]
-        if len(anchors) != 1:
-            raise KnobError(f"matmul template expects one reduction block, found {len(anchors)}")
-        block = anchors[0]
-        loops = sch.get_loops(block)
-        if len(loops) < 3:
-            raise KnobError("matmul template expects (..., m, n, k) loops")
-        *batch, m, n, k = loops
-        mi, nj, kt = int(knobs["mi"]), int(knobs["nj"]), int(knobs["kt"])
-        lanes = getattr(target, "vector_lanes", 8)
-        mo, mi_ = sch.split(m, [None, mi])
-        no, nj_ = sch.split(n, [None, nj])
-        ko, kt_ = sch.split(k, [None, kt])
-        sch.reorder(*batch, mo, no, ko, kt_, mi_, nj_)
-        for consumer in sch.get_consumers(block):
-            try_apply(lambda c=consumer: sch.reverse_compute_at(c, no))
-        vec_ok = extent(sch, nj_) % lanes == 0
-        if vec_ok:
-            nvo, nvi = sch.split(nj_, [None, lanes])
-            sch.unroll(nvo)
-            sch.vectorize(nvi)
-        sch.unroll(mi_)
-        sch.unroll(kt_)
-        outer = sch.fuse(*batch, mo) if batch else mo
+        shape = _Shape(sch)
+        lanes = _lanes(target)
+        for pack in shape.pack:
+            if not knobs.get("pack_b", True):
+                sch.compute_inline(pack)
+        keep = {sch.get(p).name_hint for p in shape.pack if knobs.get("pack_b", True)}
+        inline_spatial(sch, keep=keep)
+        acc = sch.get_sblock(sch.get(shape.acc).name_hint)
+        *batch, i, j, k = sch.get_loops(acc)
+        mi = int(knobs["mi"])
+        if shape.m % mi:
+            raise KnobError(f"tile height {mi} does not divide the {shape.m} rows")
+        nj = int(knobs["nt"]) * PANEL
+        if shape.n % nj:
+            nj = shape.n if shape.n < PANEL else _largest_divisor(shape.n // PANEL,
+                                                                 int(knobs["nt"])) * PANEL
+        tiles = shape.m // mi
+        mb = _largest_divisor(tiles, max(1, int(knobs["rows"]) // mi))
+        io, ii = sch.split(i, [None, mi])
+        io_o, io_i = sch.split(io, [None, mb])
+        jo, ji = sch.split(j, [None, nj])
+        kt = _largest_divisor(shape.k, int(knobs["kt"]))
+        ko, ki = sch.split(k, [None, kt])
+        sch.reorder(*batch, io_o, jo, io_i, ko, ki, ii, ji)
+        consumers = list(sch.get_consumers(acc))
+        for consumer in consumers:
+            try_apply(lambda c=consumer: sch.reverse_compute_at(c, io_i))
+        if nj % lanes == 0:
+            vo, vi = sch.split(ji, [None, lanes])
+            sch.unroll(vo)
+            sch.vectorize(vi)
+        sch.unroll(ii)
+        sch.unroll(ki)
+        outer = [*batch, io_o]
+        count = 1
+        for loop in outer:
+            count *= extent(sch, loop)
+        if target.threads > 1 and count < 2 * target.threads:
+            outer.append(jo)
+        fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
         if target.threads > 1:
-            try_apply(lambda: sch.parallel(outer))
-        sch.decompose_reduction(block, ko)
-        for other in blocks(sch):
-            if other != block and not is_reduction(sch, other):
-                inner = sch.get_loops(other)[-1]
-                if extent(sch, inner) % lanes == 0:
-                    _, lanes_loop = sch.split(inner, [None, lanes])
-                    try_apply(lambda lp=lanes_loop: sch.vectorize(lp))
+            try_apply(lambda: sch.parallel(fused))
+        sch.decompose_reduction(acc, ko)
+        for consumer in consumers:
+            _vectorize_inner(sch, consumer, lanes)
+        for name in keep:
+            _schedule_pack(sch, sch.get_sblock(name), lanes, target.threads)
+
+
+def _vectorize_inner(sch: Schedule, block: SBlockRV, lanes: int) -> None:
+    loops = sch.get_loops(block)
+    if not loops:
+        return
+    inner = loops[-1]
+    if extent(sch, inner) % lanes == 0:
+        _, vec = sch.split(inner, [None, lanes])
+        try_apply(lambda: sch.vectorize(vec))
+
+
+def _schedule_pack(sch: Schedule, block: SBlockRV, lanes: int, threads: int) -> None:
+    """B -> panels: 16 contiguous columns per k (vectorised), panels spread over threads."""
+    loops: list[LoopRV] = list(sch.get_loops(block))
+    _vectorize_inner(sch, block, lanes)
+    if threads > 1 and len(loops) >= 3:
+        outer = sch.fuse(*loops[:-2])
+        try_apply(lambda: sch.parallel(outer))

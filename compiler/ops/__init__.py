@@ -1,7 +1,8 @@
 """Every op lowering, one module per op (or op family); importing this package registers them."""
 from __future__ import annotations
 
-from onnxjit.compiler.ops import binary, matmul, reshape, softmax  # noqa: F401
+from onnxjit.compiler.ops import (  # noqa: F401
+    binary, gelu, gemm, layer_norm, matmul, reduce, reshape, rms_norm, softmax)
 from onnxjit.compiler.ops import (  # noqa: F401
     cast, clip, concat, expand, flatten, gather, identity, slice, split, squeeze, transpose, unary,
     unsqueeze, where)

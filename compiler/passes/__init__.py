@@ -15,7 +15,14 @@ GraphPass = Callable[[Graph], Graph]
 PASSES: list[GraphPass] = []
 
 
+def _late_passes() -> list[GraphPass]:
+    # Weight packing rewrites MatMul/Gemm into packed onnxjit ops: it runs after every matcher.
+    from onnxjit.compiler.passes.pack_weights import pack_matmul_weights
+
+    return [pack_matmul_weights]
+
+
 def run_passes(graph: Graph) -> Graph:
-    for graph_pass in PASSES:
+    for graph_pass in [*PASSES, *_late_passes()]:
         graph = graph_pass(graph)
     return graph
