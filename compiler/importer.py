@@ -177,8 +177,25 @@ def _convert_node(n: onnx.NodeProto, index: int, opsets: dict[str, int],
     domain = "" if n.domain == "ai.onnx" else n.domain
     # Unnamed nodes get onnxruntime's style of name, so every error can point at a node.
     name = n.name or f"{n.op_type}_{index}"
-    return Node(op_type=n.op_type, inputs=tuple(n.input), outputs=tuple(n.output), name=name,
-                domain=domain, attrs=attrs)
+    # Outer-scope values its subgraphs read become trailing inputs, so liveness, fusion and kernel
+    # arguments see them like any other input (a lowering finds them with `captured_values`).
+    implicit = tuple(v for g in attrs.values() for sub in (g if isinstance(g, tuple) else (g,))
+                     if isinstance(sub, Graph) for v in captured_values(sub))
+    return Node(op_type=n.op_type, inputs=tuple(n.input) + implicit, outputs=tuple(n.output),
+                name=name, domain=domain, attrs=attrs)
+
+
+def captured_values(g: Graph) -> tuple[str, ...]:
+    """Values a subgraph (or its own subgraphs, via their nodes' inputs) reads from outside it."""
+    defined = set(g.inputs) | set(g.constants)
+    seen: list[str] = []
+    for node in g.nodes:
+        for value in node.inputs:
+            if value and value not in defined and value not in seen:
+                seen.append(value)
+        defined.update(o for o in node.outputs if o)
+    seen += [o for o in g.outputs if o not in defined and o not in seen]
+    return tuple(seen)
 
 
 def _densify(sparse: onnx.SparseTensorProto) -> np.ndarray:

@@ -7,3 +7,4 @@ from onnxjit.compiler.ops import (  # noqa: F401
     cast, clip, concat, expand, flatten, gather, identity, slice, split, squeeze, transpose, unary,
     unsqueeze, where)
 from onnxjit.compiler.ops import cumsum  # noqa: F401
+from onnxjit.compiler.ops import scan  # noqa: F401
