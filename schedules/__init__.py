@@ -10,6 +10,7 @@ from onnxjit.schedules.elementwise import ElementwiseTemplate
 from onnxjit.schedules.fallback import FallbackTemplate
 from onnxjit.schedules.matmul import MatmulTemplate
 from onnxjit.schedules.reduction import ReductionTemplate
+from onnxjit.schedules.scan import LinearScanTemplate, SelectiveScanTemplate
 from onnxjit.schedules.tir_extern import TirExternTemplate
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ TEMPLATES: tuple[ScheduleTemplate, ...] = (
     ReductionTemplate(),
     ElementwiseTemplate(),
     CumSumTemplate(),
+    LinearScanTemplate(),
+    SelectiveScanTemplate(),
     TirExternTemplate(),
     FallbackTemplate(),
 )

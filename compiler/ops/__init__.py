@@ -8,3 +8,4 @@ from onnxjit.compiler.ops import (  # noqa: F401
     unsqueeze, where)
 from onnxjit.compiler.ops import cumsum  # noqa: F401
 from onnxjit.compiler.ops import scan  # noqa: F401
+from onnxjit.compiler.ops import linear_scan  # noqa: F401

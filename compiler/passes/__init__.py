@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from onnxjit.compiler.graph import Graph
+from onnxjit.compiler.passes.scan_recurrence import fuse_scan_recurrences
 
 GraphPass = Callable[[Graph], Graph]
 
-PASSES: list[GraphPass] = []
+PASSES: list[GraphPass] = [fuse_scan_recurrences]
 
 
 def _late_passes() -> list[GraphPass]:

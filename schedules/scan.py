@@ -1,0 +1,196 @@
+"""CPU templates for the fused recurrences LinearScan and SelectiveScan (ops/linear_scan.py).
+
+Vectorised over the state (N lanes per channel, `vec` lanes per register) and channel blocks of
+`dbr` channels, with a shuffle transpose-reduce readout (one vector store of dbr outputs a step):
+- LinearScan is memory-bound (a, b are L·D·N each): time outer, the whole channel row inner, the
+  state in L1/L2 (two sequential streams; 1.3x the register-resident order in the prototype).
+- SelectiveScan is FMA-bound (its inputs are L·D): a channel block's state stays in registers
+  while time runs inside; exp(Δ·A) is a vector polynomial.
+Threads split channels (LinearScan: a contiguous part of every row per task; SelectiveScan: blocks).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from onnxjit.compiler.errors import KnobError
+from onnxjit.compiler.ops._tir import read_spec
+from onnxjit.compiler.tvm_api import PrimFunc, T
+from onnxjit.schedules._vecmath import bcast, transpose_reduce, tree_sum, vexp, vsigmoid
+from onnxjit.schedules.base import Knobs, ScheduleTemplate
+
+if TYPE_CHECKING:
+    from onnxjit.compiler.kernel import Kernel
+    from onnxjit.targets.base import Target
+
+F32 = "float32"
+
+
+class _RecurrenceTemplate(ScheduleTemplate):
+    op: str
+    n_params: tuple[int, ...]
+
+    def _spec(self, kernel: Kernel) -> dict[str, Any] | None:
+        if kernel.op_types != (self.op,) or len(kernel.func.params) not in self.n_params:
+            return None
+        spec = read_spec(kernel.func)
+        return spec if spec is not None and spec.get("op") == self.op else None
+
+    def applicable(self, kernel: Kernel, target: Target) -> bool:
+        spec = self._spec(kernel)
+        return (target.name == "cpu" and spec is not None and bool(self.space(kernel, target)))
+
+    def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
+        spec = self._spec(kernel)
+        if spec is None:
+            return []
+        lanes = getattr(target, "vector_lanes", 8)
+        n, d = int(spec["N"]), int(spec["D"])
+        return [{"vec": v, "dbr": r} for v in (lanes, 2 * lanes) for r in (4, 8)
+                if n % v == 0 and r <= v and d % r == 0]
+
+    def default(self, kernel: Kernel, target: Target) -> Knobs:
+        lanes = getattr(target, "vector_lanes", 8)
+        space = self.space(kernel, target)
+        preferred = {"vec": lanes, "dbr": min(8, lanes)}
+        return preferred if preferred in space else space[0]
+
+    def apply(self, sch: Any, kernel: Kernel, knobs: Knobs, target: Target) -> None:
+        raise KnobError(f"{self.name} template generates its loop nest (instantiate)")
+
+    def _knobs(self, kernel: Kernel, knobs: Knobs, target: Target) -> tuple[dict[str, Any], int, int]:
+        spec = self._spec(kernel)
+        if spec is None or dict(knobs) not in [dict(k) for k in self.space(kernel, target)]:
+            raise KnobError(f"{self.name}: knobs {dict(knobs)} do not fit this kernel")
+        return spec, int(knobs["vec"]), int(knobs["dbr"])
+
+
+class LinearScanTemplate(_RecurrenceTemplate):
+    name = "linear_scan"
+    op = "LinearScan"
+    n_params = (7,)
+
+    def instantiate(self, kernel: Kernel, knobs: Knobs, target: Target) -> PrimFunc:
+        spec, vec, dbr = self._knobs(kernel, knobs, target)
+        func = linear_kernel(int(spec["L"]), int(spec["D"]), int(spec["N"]), str(spec["act"]),
+                             vec, dbr, target.threads)
+        return func.with_attr("global_symbol", kernel.name)
+
+
+class SelectiveScanTemplate(_RecurrenceTemplate):
+    name = "selective_scan"
+    op = "SelectiveScan"
+    n_params = (8, 9)
+
+    def instantiate(self, kernel: Kernel, knobs: Knobs, target: Target) -> PrimFunc:
+        spec, vec, dbr = self._knobs(kernel, knobs, target)
+        func = selective_kernel(int(spec["L"]), int(spec["D"]), int(spec["N"]),
+                                bool(spec["skip"]), vec, dbr, target.threads)
+        return func.with_attr("global_symbol", kernel.name)
+
+
+def _act(kind: str, v: Any, lanes: int) -> Any:
+    if kind == "sigmoid":
+        return vsigmoid(v, lanes)
+    if kind == "exp":
+        return vexp(v, lanes)
+    return v
+
+
+def linear_kernel(length: int, d: int, n: int, act: str, w: int, dbr: int,
+                  threads: int) -> PrimFunc:
+    nv = n // w
+    parts = threads if threads > 1 and d % (dbr * threads) == 0 else 1
+    nbp = d // dbr // parts       # channel blocks per part
+    part_loop = T.parallel if parts > 1 else T.serial
+
+    @T.prim_func
+    def func(h0: T.Buffer((d, n), F32), a: T.Buffer((length, d, n), F32),
+             b: T.Buffer((length, d, n), F32), x: T.Buffer((length, d), F32),
+             c: T.Buffer((length, n), F32), h: T.Buffer((d, n), F32),
+             y: T.Buffer((length, d), F32)) -> None:
+        T.func_attr({"tir.noalias": True})
+        for i in T.serial(d):
+            for v in T.unroll(nv):
+                h[i, T.ramp(v * w, 1, w)] = h0[i, T.ramp(v * w, 1, w)]
+        for p in part_loop(parts):
+            for t in T.serial(length):
+                for blk in T.serial(nbp):
+                    # < 1 KiB, default scope: LLVM keeps it in registers (proto-scan lesson 1)
+                    hl = T.alloc_buffer((dbr, n), F32, scope="global")
+                    for k in T.unroll(dbr):
+                        for v in T.unroll(nv):
+                            ch = T.meta_var((p * nbp + blk) * dbr + k)
+                            lane = T.meta_var(T.ramp(v * w, 1, w))
+                            hl[k, lane] = (_act(act, a[t, ch, lane], w) * h[ch, lane]
+                                           + b[t, ch, lane] * bcast(x[t, ch], w))
+                            h[ch, lane] = hl[k, lane]
+                    y[t, T.ramp((p * nbp + blk) * dbr, 1, dbr)] = transpose_reduce(
+                        [tree_sum([hl[k, T.ramp(v * w, 1, w)] * c[t, T.ramp(v * w, 1, w)]
+                                   for v in range(nv)]) for k in range(dbr)], w)
+
+    return func
+
+
+def selective_kernel(length: int, d: int, n: int, skip: bool, w: int, dbr: int,
+                     threads: int) -> PrimFunc:
+    nv = n // w
+    nb = d // dbr
+    block_loop = T.parallel if threads > 1 else T.serial
+
+    @T.prim_func
+    def func(h0: T.Buffer((d, n), F32), dt: T.Buffer((length, d), F32),
+             x: T.Buffer((length, d), F32), bm: T.Buffer((length, n), F32),
+             cm: T.Buffer((length, n), F32), am: T.Buffer((d, n), F32),
+             dskip: T.Buffer((d,), F32), h: T.Buffer((d, n), F32),
+             y: T.Buffer((length, d), F32)) -> None:
+        T.func_attr({"tir.noalias": True})
+        for blk in block_loop(nb):
+            hl = T.alloc_buffer((dbr, n), F32, scope="global")
+            for k in T.unroll(dbr):
+                for v in T.unroll(nv):
+                    hl[k, T.ramp(v * w, 1, w)] = h0[blk * dbr + k, T.ramp(v * w, 1, w)]
+            for t in T.serial(length):
+                for k in T.unroll(dbr):
+                    for v in T.unroll(nv):
+                        ch = T.meta_var(blk * dbr + k)
+                        lane = T.meta_var(T.ramp(v * w, 1, w))
+                        hl[k, lane] = (vexp(bcast(dt[t, ch], w) * am[ch, lane], w) * hl[k, lane]
+                                       + bcast(dt[t, ch] * x[t, ch], w) * bm[t, lane])
+                rows = T.meta_var(T.ramp(blk * dbr, 1, dbr))
+                y[t, rows] = transpose_reduce(
+                    [tree_sum([hl[k, T.ramp(v * w, 1, w)] * cm[t, T.ramp(v * w, 1, w)]
+                               for v in range(nv)]) for k in range(dbr)], w) \
+                    + dskip[rows] * x[t, rows]
+            for k in T.unroll(dbr):
+                for v in T.unroll(nv):
+                    h[blk * dbr + k, T.ramp(v * w, 1, w)] = hl[k, T.ramp(v * w, 1, w)]
+
+    if skip:
+        return func
+
+    @T.prim_func
+    def func_noskip(h0: T.Buffer((d, n), F32), dt: T.Buffer((length, d), F32),
+                    x: T.Buffer((length, d), F32), bm: T.Buffer((length, n), F32),
+                    cm: T.Buffer((length, n), F32), am: T.Buffer((d, n), F32),
+                    h: T.Buffer((d, n), F32), y: T.Buffer((length, d), F32)) -> None:
+        T.func_attr({"tir.noalias": True})
+        for blk in block_loop(nb):
+            hl = T.alloc_buffer((dbr, n), F32, scope="global")
+            for k in T.unroll(dbr):
+                for v in T.unroll(nv):
+                    hl[k, T.ramp(v * w, 1, w)] = h0[blk * dbr + k, T.ramp(v * w, 1, w)]
+            for t in T.serial(length):
+                for k in T.unroll(dbr):
+                    for v in T.unroll(nv):
+                        ch = T.meta_var(blk * dbr + k)
+                        lane = T.meta_var(T.ramp(v * w, 1, w))
+                        hl[k, lane] = (vexp(bcast(dt[t, ch], w) * am[ch, lane], w) * hl[k, lane]
+                                       + bcast(dt[t, ch] * x[t, ch], w) * bm[t, lane])
+                y[t, T.ramp(blk * dbr, 1, dbr)] = transpose_reduce(
+                    [tree_sum([hl[k, T.ramp(v * w, 1, w)] * cm[t, T.ramp(v * w, 1, w)]
+                               for v in range(nv)]) for k in range(dbr)], w)
+            for k in T.unroll(dbr):
+                for v in T.unroll(nv):
+                    h[blk * dbr + k, T.ramp(v * w, 1, w)] = hl[k, T.ramp(v * w, 1, w)]
+
+    return func_noskip
