@@ -105,3 +105,32 @@ def top_block_annotations(func: PrimFunc, key: str) -> list[str]:
 def structural_key(func: PrimFunc) -> str:
     """A stable hash of a PrimFunc's structure: identical workloads share tuning records."""
     return f"{tvm_ffi.structural_hash(func.without_attr('global_symbol')) & (2**64 - 1):016x}"
+
+
+def block_annotations(func: PrimFunc, key: str) -> list[str]:
+    """Values of annotation `key` on every block of the function, in visiting order."""
+    found: list[str] = []
+    stack: list[Any] = [func.body]
+    while stack:  # statements only (no expression visitor is exposed in Python in 0.27)
+        node = stack.pop()
+        if isinstance(node, tvm.s_tir.SBlock) and key in node.annotations:
+            found.append(str(node.annotations[key]))
+        if isinstance(node, tirx.SeqStmt):
+            stack.extend(reversed(list(node.seq)))
+        for attr in ("block", "body", "else_case", "then_case"):
+            child = getattr(node, attr, None)
+            if isinstance(child, (tirx.Stmt, tvm.s_tir.SBlock)):
+                stack.append(child)
+    return found
+
+
+def parse_tvmscript(source: str, helpers: dict[str, Any] | None = None) -> PrimFunc:
+    """A PrimFunc from generated TVMScript text (`T` is tvm.script.tirx).
+
+    `helpers` maps names the text calls to factories `make(T) -> function` building expressions
+    at parse time (e.g. a polynomial exp2), so generators need not import TVM themselves.
+    """
+    from tvm.script import tirx as T
+
+    extra = {"T": T, **{name: make(T) for name, make in (helpers or {}).items()}}
+    return tvm.script.from_source(source, extra_vars=extra)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from onnxjit.compiler.tvm_api import PrimFunc
+from onnxjit.schedules.attention import AttentionTemplate
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.cumsum import CumSumTemplate
 from onnxjit.schedules.elementwise import ElementwiseTemplate
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from onnxjit.targets.base import Target
 
 TEMPLATES: tuple[ScheduleTemplate, ...] = (
+    AttentionTemplate(),
     MatmulTemplate(),
     ReductionTemplate(),
     ElementwiseTemplate(),

@@ -9,3 +9,4 @@ from onnxjit.compiler.ops import (  # noqa: F401
 from onnxjit.compiler.ops import cumsum  # noqa: F401
 from onnxjit.compiler.ops import scan  # noqa: F401
 from onnxjit.compiler.ops import linear_scan  # noqa: F401
+from onnxjit.compiler.ops import attention, attention_core  # noqa: F401

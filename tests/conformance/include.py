@@ -63,6 +63,7 @@ OPS: dict[str, str] = {
     "CumSum": r"^test_cumsum_\w+$",
     "Scan": r"^test_scan(9)?_\w+$",
     "Loop": r"^test_loop\d+\w*$",
+    "Attention": r"^test_attention_\w+$",
 }
 
 _FLOAT8 = "float8 (e4m3/e5m2 and FNUZ/E8M0 variants): not in onnxjit's dtype set; TVM has no float8 CPU arithmetic"
