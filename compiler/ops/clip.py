@@ -14,8 +14,8 @@ from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te, tirx
 
 
-def _clip(ctx: LowerContext, x: te.Tensor, lo: float | int | te.Tensor | None,
-          hi: float | int | te.Tensor | None) -> te.Tensor:
+def _clip(ctx: LowerContext, x: te.Tensor, lo: float | te.Tensor | None,
+          hi: float | te.Tensor | None) -> te.Tensor:
     dtype = str(x.dtype)
     tensors = [x] + [b for b in (lo, hi) if isinstance(b, te.Tensor)]
     for t in tensors[1:]:
@@ -24,7 +24,7 @@ def _clip(ctx: LowerContext, x: te.Tensor, lo: float | int | te.Tensor | None,
         if int(np.prod([int(d) for d in t.shape])) != 1:
             raise ctx.error(f"bounds must be scalars, got shape {tuple(int(d) for d in t.shape)}")
 
-    def bound(b: float | int | te.Tensor | None) -> Expr | None:
+    def bound(b: float | te.Tensor | None) -> Expr | None:
         if b is None:
             return None
         if isinstance(b, te.Tensor):

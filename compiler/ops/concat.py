@@ -44,7 +44,8 @@ def lower_concat(ctx: LowerContext) -> list[te.Tensor]:
         last_t, _ = parts[-1]
         value = _read(last_t, index, axis, offsets[-1])
         for (t, _), offset, next_offset in zip(parts[-2::-1], offsets[-2::-1], offsets[:0:-1]):
-            value = tirx.if_then_else(index[axis] < next_offset, _read(t, index, axis, offset), value)
+            value = tirx.if_then_else(index[axis] < next_offset,
+                                      _read(t, index, axis, offset), value)
         return value
 
     return [te.compute(out_shape, body, name=ctx.name())]

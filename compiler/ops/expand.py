@@ -1,4 +1,4 @@
-"""Expand: broadcast the input to a shape (bidirectionally: a 1 in the shape keeps the input's dim)."""
+"""Expand: broadcast the input to a shape, bidirectionally (a 1 in the shape keeps x's dim)."""
 from __future__ import annotations
 
 from onnxjit.compiler.lower_context import LowerContext

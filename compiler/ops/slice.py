@@ -59,7 +59,8 @@ def lower_slice_1(ctx: LowerContext) -> list[te.Tensor]:
 def lower_slice_10(ctx: LowerContext) -> list[te.Tensor]:
     starts = int_list(ctx, ctx.require_const(1, "starts"), "starts")
     ends = int_list(ctx, ctx.require_const(2, "ends"), "ends")
-    axes = int_list(ctx, ctx.require_const(3, "axes"), "axes") if ctx.optional(3) is not None else None
+    axes = (int_list(ctx, ctx.require_const(3, "axes"), "axes")
+            if ctx.optional(3) is not None else None)
     steps = (int_list(ctx, ctx.require_const(4, "steps"), "steps")
              if ctx.optional(4) is not None else None)
     return [_slice(ctx, starts, ends, axes, steps)]

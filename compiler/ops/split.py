@@ -18,8 +18,9 @@ from onnxjit.compiler.tvm_api import te
 def _sizes(ctx: LowerContext, dim: int) -> list[int]:
     n_outputs = len(ctx.node.outputs)
     if ctx.opset >= 13:
-        given = ctx.optional(1)
-        split = None if given is None else int_list(ctx, ctx.require_const(1, "split sizes"), "split")
+        split = None
+        if ctx.optional(1) is not None:
+            split = int_list(ctx, ctx.require_const(1, "split sizes"), "split")
     else:
         attr = ctx.attr("split")
         split = None if attr is None else int_list(ctx, attr, "split")

@@ -36,7 +36,8 @@ def test_dtypes(dtype: str) -> None:
 def test_shape_from_shape_op() -> None:
     # Exporters compute the target with Shape: it folds at compile time.
     feeds = {"x": np.ones((3, 1), np.float32) * 2, "like": np.zeros((3, 5), np.float32)}
-    nodes = [helper.make_node("Shape", ["like"], ["s"]), helper.make_node("Expand", ["x", "s"], ["y"])]
+    nodes = [helper.make_node("Shape", ["like"], ["s"]),
+             helper.make_node("Expand", ["x", "s"], ["y"])]
     model = make_model(nodes, feeds, ["y"])
     assert_matches(model, feeds)
 

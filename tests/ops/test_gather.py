@@ -40,7 +40,8 @@ def test_bool_data_rank1_scalar_index() -> None:
 
 
 def test_out_of_range_runtime_index_stays_in_bounds() -> None:
-    # ONNX leaves this undefined (onnxruntime raises); onnxjit clamps rather than read past the buffer.
+    # ONNX leaves this undefined (onnxruntime raises); onnxjit clamps rather than read out of
+    # bounds.
     x = np.arange(4, dtype=np.float32)
     feeds = {"x": x, "i": np.array([7, -9, 1], np.int64)}
     model = make_model([helper.make_node("Gather", ["x", "i"], ["y"])], feeds, ["y"])

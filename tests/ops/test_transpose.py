@@ -41,6 +41,6 @@ def test_elementwise_epilogue_fuses() -> None:
 def test_invalid_perm_is_a_lowering_error() -> None:
     x = np.zeros((2, 3), np.float32)
     model = make_model([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 1])], {"x": x}, ["y"])
-    model.graph.node[0].attribute[0].ints[:] = [0, 0]   # past the checker: only the lowering sees it
+    model.graph.node[0].attribute[0].ints[:] = [0, 0]   # after inference: only the lowering sees it
     with pytest.raises(onnxjit.LoweringError, match="permutation"):
         onnxjit.InferenceSession(model.SerializeToString(), threads=1)

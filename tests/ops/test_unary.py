@@ -8,8 +8,9 @@ from onnx import helper
 import onnxjit
 from tests.helpers import assert_matches, make_model
 
-FLOAT_OPS = ["Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Relu", "Sigmoid", "Tanh", "Softplus"]
-# (op, dtype) pairs onnxruntime's CPU provider has no kernel for: checked against the reference only.
+FLOAT_OPS = ["Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Relu", "Sigmoid", "Tanh",
+             "Softplus"]
+# (op, dtype) pairs onnxruntime's CPU provider has no kernel for: checked by the reference only.
 ORT_MISSING = {("Softplus", "float64"), ("Relu", "int64"), ("Softplus", "float16"),
                ("Reciprocal", "float16"), ("Log", "float16"), ("Sqrt", "float16"),
                ("Tanh", "float16"), ("Sigmoid", "float16"), ("Exp", "float16"),
