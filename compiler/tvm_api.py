@@ -27,7 +27,7 @@ from tvm.script import tirx as T  # noqa: E402  (TVMScript, for hand-written loo
 __all__ = [
     "te", "tirx", "topi", "T", "Schedule", "SBlockRV", "LoopRV", "PrimFunc", "IRModule", "Tensor",
     "tvm_version", "host_cpu_name", "llvm_target", "compile_module", "as_tensor",
-    "set_num_threads", "structural_key", "create_prim_func", "top_block_annotations", "save_json", "load_json",
+    "set_num_threads", "structural_key", "create_prim_func", "expr_vars", "top_block_annotations", "save_json", "load_json",
     "export_library", "load_module",
 ]
 
@@ -100,6 +100,11 @@ def top_block_annotations(func: PrimFunc, key: str) -> list[str]:
             if isinstance(child, tvm.s_tir.SBlockRealize) and key in child.block.annotations:
                 found.append(str(child.block.annotations[key]))
     return found
+
+
+def expr_vars(expr: Any) -> list[Any]:
+    """The variables an expression (or statement) uses."""
+    return list(tirx.analysis.undefined_vars(expr, []))
 
 
 def structural_key(func: PrimFunc) -> str:

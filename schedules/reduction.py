@@ -1,22 +1,92 @@
-"""CPU template for row reductions (ReduceX, Softmax, normalisations) and their epilogues.
+"""CPU template for reductions (Reduce*, Softmax, LayerNorm, RMSNorm) and their epilogues.
 
-Every stage of a row is computed under the output's outer loop, so a row stays in cache between
-the statistics pass and the elementwise pass; rows are spread over threads and inner loops vectorised.
+Rows: the leading output loops that every reduction keeps (the rows of a softmax, the tokens of
+a LayerNorm) are fused into one loop, spread over threads, and every stage of a row is computed
+under it, so a row stays in L1 between its statistics passes and its elementwise pass.
+Inside a row:
+  * a reduction over the contiguous innermost axis is split into V lanes with rfactor (V partial
+    accumulators in vector registers, one horizontal sum per row); V depends only on the shape, so
+    every knob point sums in the same order and gives identical numbers;
+  * a reduction over an outer axis (ReduceSum(axis=0), softmax over a middle axis) keeps k outside
+    and the contiguous spatial axis inside, vectorised;
+  * elementwise stages are vectorised.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from onnxjit.compiler.registry import OpKind
+from onnxjit.compiler.tvm_api import expr_vars
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.common import (
-    blocks, extent, inline_spatial, is_reduction, spatial_prefix, try_apply, writes_param,
+    REDUCE, blocks, extent, inline_spatial, is_reduction, try_apply, writes_param,
 )
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
     from onnxjit.compiler.tvm_api import LoopRV, SBlockRV, Schedule
     from onnxjit.targets.base import Target
+
+
+def _lanes(target: Target) -> int:
+    return int(getattr(target, "vector_lanes", 8))
+
+
+def _size(sch: Schedule, block: SBlockRV) -> int:
+    total = 1
+    for iv in sch.get(block).iter_vars:
+        total *= int(iv.dom.extent)
+    return total
+
+
+def _spatial_size(sch: Schedule, block: SBlockRV) -> int:
+    total = 1
+    for iv in sch.get(block).iter_vars:
+        if int(iv.iter_type) != REDUCE:
+            total *= int(iv.dom.extent)
+    return total
+
+
+class _Reduction:
+    """How one reduction block reads its input: which loops are rows, whether k is contiguous."""
+
+    def __init__(self, sch: Schedule, block: SBlockRV) -> None:
+        self.block = block
+        stmt = sch.get(block)
+        ivs = list(stmt.iter_vars)
+        self.spatial = [iv for iv in ivs if int(iv.iter_type) != REDUCE]
+        reduce_vars = [iv.var for iv in ivs if int(iv.iter_type) == REDUCE]
+        inner_k = reduce_vars[-1] if reduce_vars else None
+        main = None
+        for region in stmt.reads:
+            if any(_uses(r.min, v) for r in region.region for v in reduce_vars):
+                main = region
+                break
+        # contiguous: the innermost reduced variable indexes the input's last axis.
+        dims = list(main.region) if main is not None else []
+        self.contiguous = bool(dims) and inner_k is not None and _uses(dims[-1].min, inner_k)
+        k_dim = max((d for d, r in enumerate(dims) if any(_uses(r.min, v) for v in reduce_vars)),
+                    default=len(dims))
+        # Row loops: leading spatial loops that index input axes outside the reduced ones
+        # (unit loops count as rows: they index nothing).
+        self.row_depth = 0
+        for iv in self.spatial:
+            axes = [d for d, r in enumerate(dims) if _uses(r.min, iv.var)]
+            if int(iv.dom.extent) != 1 and (not axes or max(axes) > k_dim):
+                break
+            self.row_depth += 1
+
+
+def _uses(expr: Any, var: Any) -> bool:
+    return any(v.same_as(var) for v in expr_vars(expr))
+
+
+def _row_lanes(k: int, lanes: int) -> int:
+    """Partial accumulators of a contiguous reduction of extent k (0: none, sequential)."""
+    for v in (4 * lanes, 2 * lanes, lanes):
+        if k % v == 0 and k >= 2 * v:
+            return v
+    return 0
 
 
 class ReductionTemplate(ScheduleTemplate):
@@ -26,38 +96,174 @@ class ReductionTemplate(ScheduleTemplate):
         return target.name == "cpu" and kernel.kind is OpKind.REDUCTION
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
-        lanes = getattr(target, "vector_lanes", 8)
-        return [{"vec": v, "fuse_rows": f} for v in (lanes, 2 * lanes) for f in (True, False)]
+        lanes = _lanes(target)
+        return [{"vec": v, "fuse_rows": f, "unroll": u, "grain": g}
+                for v in (lanes, 2 * lanes) for f in (True, False) for u in (1, 4)
+                for g in (1, 8)]
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
-        return {"vec": getattr(target, "vector_lanes", 8), "fuse_rows": True}
+        return {"vec": 2 * _lanes(target), "fuse_rows": True, "unroll": 4, "grain": 1}
 
     def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
-        inline_spatial(sch)
         outs = [b for b in blocks(sch) if writes_param(sch, b)]
         if not outs:
             return
-        out = outs[-1]
-        rows = spatial_prefix(sch, out)
-        if not rows:
-            return
-        if knobs["fuse_rows"]:
-            for block in reversed(blocks(sch)):
-                if block != out and not writes_param(sch, block) and _same_outer(sch, block, rows[0]):
-                    try_apply(lambda b=block: sch.compute_at(b, rows[0]))
+        biggest = max(_size(sch, b) for b in outs)
+        # Per-row statistics (mean, 1/std) stay separate blocks computed once per row, instead
+        # of being inlined into every element of the output.
+        keep = {sch.get(b).name_hint for b in blocks(sch)
+                if not is_reduction(sch, b) and _size(sch, b) < biggest}
+        inline_spatial(sch, keep=keep)
+        outs = [b for b in blocks(sch) if writes_param(sch, b)]
+        out = max(outs, key=lambda b: _size(sch, b))
+        reductions = [_Reduction(sch, b) for b in blocks(sch) if is_reduction(sch, b)]
+        depth = self._row_depth(sch, out, reductions)
+        lanes = _lanes(target)
+        # rfactor first (on the untouched loop nests); the new blocks then move under the row.
+        row_blocks: list[tuple[SBlockRV, SBlockRV]] = []   # (rf block, write-back block)
+        for red in reductions:
+            if red.contiguous:
+                rf = _rfactor(sch, red.block, lanes)
+                if rf is not None:
+                    row_blocks.append((rf, red.block))
+        row: LoopRV | None = None
+        if depth > 0:
+            loops = sch.get_loops(out)[:depth]
+            row = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+            if knobs["fuse_rows"]:
+                for block in reversed(blocks(sch)):
+                    if block != out and _leading(sch, block, depth) == _leading(sch, out, depth):
+                        try_apply(lambda b=block: sch.compute_at(b, row))
         vec = int(knobs["vec"])
+        rf_names = {sch.get(rf).name_hint for rf, _ in row_blocks}
         for block in blocks(sch):
-            if not is_reduction(sch, block):
-                inner = sch.get_loops(block)[-1]
-                if extent(sch, inner) % vec == 0 and extent(sch, inner) >= vec:
-                    _, lanes = sch.split(inner, [None, vec])
-                    try_apply(lambda lanes=lanes: sch.vectorize(lanes))
-        outer = sch.get_loops(out)[0]
-        if target.threads > 1 and extent(sch, outer) >= target.threads:
-            try_apply(lambda: sch.parallel(outer))
+            own = _own_loops(sch, block, row)
+            if not own:
+                continue
+            if sch.get(block).name_hint in rf_names:
+                _vectorise_rf(sch, block, own, int(knobs["unroll"]))
+            elif is_reduction(sch, block):
+                _column(sch, block, own, vec)
+            else:
+                _vectorise_inner(sch, own[-1], vec)
+        if row is not None and target.threads > 1 and extent(sch, row) >= 2:
+            grain = int(knobs["grain"])
+            if extent(sch, row) >= 2 * grain * target.threads and grain > 1:
+                outer, _ = sch.split(row, [None, grain])
+                try_apply(lambda: sch.parallel(outer))
+            else:
+                try_apply(lambda: sch.parallel(row))
+        for block in blocks(sch):
+            if is_reduction(sch, block):
+                _decompose(sch, block)
+
+    @staticmethod
+    def _row_depth(sch: Schedule, out: SBlockRV, reductions: list[_Reduction]) -> int:
+        """Leading output loops shared, extent by extent, with every reduction's row loops."""
+        out_extents = [extent(sch, lp) for lp in sch.get_loops(out)]
+        depth = len(out_extents)
+        for red in reductions:
+            rows = [int(iv.dom.extent) for iv in red.spatial[:red.row_depth]]
+            match = 0
+            while match < min(len(rows), depth) and rows[match] == out_extents[match]:
+                match += 1
+            depth = min(depth, match)
+        # A spatial output with no reduction at all: its outer loop is the row.
+        return depth if reductions else min(1, depth)
 
 
-def _same_outer(sch: Schedule, block: SBlockRV, row_loop: LoopRV) -> bool:
-    """Whether a producer iterates the same outer rows (so compute_at adds no recomputation)."""
-    loops = spatial_prefix(sch, block)
-    return bool(loops) and extent(sch, loops[0]) == extent(sch, row_loop)
+def _own_loops(sch: Schedule, block: SBlockRV, row: LoopRV | None) -> list[LoopRV]:
+    """The block's loops below the shared row loop (all of them if it is not under it)."""
+    loops = list(sch.get_loops(block))
+    if row is not None and loops and sch.get(loops[0]).same_as(sch.get(row)):
+        return loops[1:]
+    return loops
+
+
+def _leading(sch: Schedule, block: SBlockRV, depth: int) -> list[int]:
+    return [extent(sch, lp) for lp in sch.get_loops(block)[:depth]]
+
+
+def _rfactor(sch: Schedule, block: SBlockRV, lanes: int) -> SBlockRV | None:
+    """Splits the contiguous reduction into V lanes of partial results; None if it does not fit."""
+    stmt = sch.get(block)
+    n_reduce = sum(1 for iv in stmt.iter_vars if int(iv.iter_type) == REDUCE)
+    loops = sch.get_loops(block)
+    red_loops = list(loops[len(loops) - n_reduce:])
+    inner = extent(sch, red_loops[-1])
+    v = _row_lanes(inner, lanes)
+    if not v:
+        return None
+    fused = sch.fuse(*red_loops) if len(red_loops) > 1 else red_loops[0]
+    _, lanes_loop = sch.split(fused, [None, v])
+    rf: SBlockRV | None = None
+
+    def factor() -> None:
+        nonlocal rf
+        rf = sch.rfactor(lanes_loop, factor_axis=len(stmt.iter_vars) - n_reduce)
+
+    return rf if try_apply(factor) else None
+
+
+def _vectorise_rf(sch: Schedule, block: SBlockRV, own: list[LoopRV], unroll: int) -> None:
+    """rf block: k outer (optionally unrolled), the V partial-sum lanes inner and vectorised."""
+    k_loop = _first_reduce_loop(sch, block)
+    lanes = [lp for lp in own if k_loop is None or not sch.get(lp).same_as(sch.get(k_loop))]
+    if not lanes:
+        return
+    lane_loop = lanes[-1]
+    if k_loop is not None:
+        try_apply(lambda: sch.reorder(k_loop, lane_loop))
+        if unroll > 1 and extent(sch, k_loop) % unroll == 0 and extent(sch, k_loop) > unroll:
+            _, ku = sch.split(k_loop, [None, unroll])
+            try_apply(lambda: sch.unroll(ku))
+    try_apply(lambda: sch.vectorize(lane_loop))
+
+
+def _column(sch: Schedule, block: SBlockRV, own: list[LoopRV], vec: int) -> None:
+    """A reduction over an outer axis: k loops outside the innermost spatial loop, vectorised."""
+    n_reduce = sum(1 for iv in sch.get(block).iter_vars if int(iv.iter_type) == REDUCE)
+    if n_reduce == 0 or len(own) <= n_reduce:
+        return
+    spatial_inner = own[len(own) - n_reduce - 1]
+    red = own[len(own) - n_reduce:]
+    n = extent(sch, spatial_inner)
+    width = next((w for w in (vec, vec // 2) if w >= 2 and n % w == 0), 0)
+    if width and try_apply(lambda: sch.reorder(*red, spatial_inner)):
+        _, lanes = sch.split(spatial_inner, [None, width])
+        try_apply(lambda: sch.vectorize(lanes))
+
+
+def _vectorise_inner(sch: Schedule, inner: LoopRV, vec: int) -> None:
+    n = extent(sch, inner)
+    for width in (vec, vec // 2):
+        if width >= 2 and n % width == 0:
+            _, lanes = sch.split(inner, [None, width])
+            try_apply(lambda: sch.vectorize(lanes))
+            return
+
+
+def _decompose(sch: Schedule, block: SBlockRV) -> None:
+    """Moves the init of a reduction out of its k loop (so the update loop has no branch)."""
+    loop = _first_reduce_loop(sch, block)
+    if loop is not None:
+        try_apply(lambda: sch.decompose_reduction(block, loop))
+
+
+def _first_reduce_loop(sch: Schedule, block: SBlockRV) -> LoopRV | None:
+    """The outermost loop bound to one of the block's reduce iterators."""
+    loops = sch.get_loops(block)
+    if not loops:
+        return None
+    realize = sch.get(loops[-1]).body
+    if not hasattr(realize, "iter_values"):
+        return None
+    used: list[Any] = []
+    for iv, value in zip(realize.block.iter_vars, realize.iter_values):
+        if int(iv.iter_type) == REDUCE:
+            used += expr_vars(value)
+    for loop in loops:
+        var = sch.get(loop).loop_var
+        if any(var.same_as(u) for u in used):
+            return loop
+    return None

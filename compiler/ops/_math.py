@@ -4,6 +4,7 @@
 vectorises; these are polynomial/rational forms built from +, *, floor, select and bit operations,
 which LLVM turns into straight-line SIMD code. Accuracy: fast_exp ~2 ulp over the whole float range
 (subnormal results included), erf < 5e-7 absolute (and relative). float64 inputs use libm.
+TE expressions carry no dtype before te.compute normalises them, so callers pass it.
 """
 from __future__ import annotations
 
@@ -48,9 +49,8 @@ def _pow2(n: Expr) -> Expr:
     return tirx.reinterpret("float32", tirx.shift_left(n + 127, 23))
 
 
-def fast_exp(x: Expr) -> Expr:
-    """exp(x), vectorisable. NaN -> NaN, > 88.72 -> inf, < -104 -> 0."""
-    dtype = str(x.dtype)
+def fast_exp(x: Expr, dtype: str) -> Expr:
+    """exp(x) of a `dtype` expression, vectorisable. NaN -> NaN, > 88.72 -> inf, < -104 -> 0."""
     if dtype != "float32":
         return te.exp(x)
     xc = tirx.min(tirx.max(x, _c(_EXP_LO, dtype)), _c(_EXP_HI, dtype))
@@ -65,9 +65,8 @@ def fast_exp(x: Expr) -> Expr:
     return tirx.Select(x < _c(_EXP_HI, dtype), value, x + _c(float("inf"), dtype))
 
 
-def erf(x: Expr) -> Expr:
-    """erf(x), vectorisable (rational approximation, |error| < 5e-7)."""
-    dtype = str(x.dtype)
+def erf(x: Expr, dtype: str) -> Expr:
+    """erf(x) of a `dtype` expression, vectorisable (rational approximation, |error| < 5e-7)."""
     if dtype != "float32":
         return te.erf(x)
     xc = tirx.min(tirx.max(x, _c(-4.0, dtype)), _c(4.0, dtype))
@@ -77,13 +76,13 @@ def erf(x: Expr) -> Expr:
     return tirx.Select(tirx.isnan(x), x, value)
 
 
-def sigmoid(x: Expr) -> Expr:
+def sigmoid(x: Expr, dtype: str) -> Expr:
     """1 / (1 + exp(-x)): exact limits at both ends (exp overflow gives 0, not NaN)."""
-    one = _c(1.0, str(x.dtype))
-    return one / (one + fast_exp(-x))
+    one = _c(1.0, dtype)
+    return one / (one + fast_exp(_c(0.0, dtype) - x, dtype))
 
 
-def tanh(x: Expr) -> Expr:
+def tanh(x: Expr, dtype: str) -> Expr:
     """tanh(x) = 2 sigmoid(2x) - 1 (absolute error ~1e-7; relative error grows near 0)."""
-    two = _c(2.0, str(x.dtype))
-    return two * sigmoid(two * x) - _c(1.0, str(x.dtype))
+    two = _c(2.0, dtype)
+    return two * sigmoid(two * x, dtype) - _c(1.0, dtype)

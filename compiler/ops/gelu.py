@@ -8,6 +8,7 @@ float16/bfloat16 compute in float32.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from onnxjit.compiler.lower_context import LowerContext
@@ -20,25 +21,23 @@ Expr = Any
 _HALF = ("float16", "bfloat16")
 
 
-def _in_float32(fn: Any) -> Any:
+def _in_float32(fn: Callable[[Expr, str], Expr], dtype: str) -> Callable[[Expr], Expr]:
     """fn applied in float32 for half types, in the input's type otherwise."""
     def wrapped(x: Expr) -> Expr:
-        dtype = str(x.dtype)
         if dtype in _HALF:
-            return fn(x.astype("float32")).astype(dtype)
-        return fn(x)
+            return fn(x.astype("float32"), "float32").astype(dtype)
+        return fn(x, dtype)
     return wrapped
 
 
-def gelu_exact(x: Expr) -> Expr:
-    dtype = str(x.dtype)
-    return const(0.5, dtype) * x * (const(1.0, dtype) + erf(x * const(math.sqrt(0.5), dtype)))
+def gelu_exact(x: Expr, dtype: str) -> Expr:
+    half, one = const(0.5, dtype), const(1.0, dtype)
+    return half * x * (one + erf(x * const(math.sqrt(0.5), dtype), dtype))
 
 
-def gelu_tanh(x: Expr) -> Expr:
-    dtype = str(x.dtype)
+def gelu_tanh(x: Expr, dtype: str) -> Expr:
     u = const(math.sqrt(2.0 / math.pi), dtype) * (x + const(0.044715, dtype) * x * x * x)
-    return x * sigmoid(const(2.0, dtype) * u)
+    return x * sigmoid(const(2.0, dtype) * u, dtype)
 
 
 @register("Gelu", kind=OpKind.ELEMENTWISE, since=20)
@@ -49,11 +48,11 @@ def lower_gelu(ctx: LowerContext) -> list[te.Tensor]:
     fns = {"none": gelu_exact, "tanh": gelu_tanh}
     if mode not in fns:
         raise ctx.error(f"approximate={mode!r} is not 'none' or 'tanh'")
-    return [elementwise(ctx, [ctx.input(0)], _in_float32(fns[mode]), "gelu")]
+    return [elementwise(ctx, [ctx.input(0)], _in_float32(fns[mode], ctx.dtype(0)), "gelu")]
 
 
 @register("Erf", kind=OpKind.ELEMENTWISE, since=9)
 def lower_erf(ctx: LowerContext) -> list[te.Tensor]:
     if not is_float(ctx.dtype(0)):
         raise ctx.error(f"Erf takes a float input here, got {ctx.dtype(0)}")
-    return [elementwise(ctx, [ctx.input(0)], _in_float32(erf), "erf")]
+    return [elementwise(ctx, [ctx.input(0)], _in_float32(erf, ctx.dtype(0)), "erf")]

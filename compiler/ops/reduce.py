@@ -84,7 +84,7 @@ def _lower(ctx: LowerContext) -> te.Tensor:
         mx = reduce(ctx, x, axes, True, te.max, up, "max")
 
         def shifted(*i: Expr) -> Expr:
-            return fast_exp(up(x(*i)) - mx(*[0 if a in axes else v for a, v in enumerate(i)]))
+            return fast_exp(up(x(*i)) - mx(*[0 if a in axes else v for a, v in enumerate(i)]), work)
 
         ex = te.compute(x.shape, shifted, name=ctx.name("exp"))
         total = reduce(ctx, ex, axes, keep, te.sum, lambda v: v, "sum")
@@ -112,8 +112,12 @@ def _lower(ctx: LowerContext) -> te.Tensor:
     elif op == "ReduceLogSum":
         post = te.log
     if post is not None:
-        out = te.compute(out.shape, lambda *i, f=post: f(out(*i)), name=ctx.name("post"))
+        out = _apply(ctx, out, post)
     return _down(ctx, out, dtype)
+
+
+def _apply(ctx: LowerContext, t: te.Tensor, fn: Callable[[Expr], Expr]) -> te.Tensor:
+    return te.compute(t.shape, lambda *i: fn(t(*i)), name=ctx.name("post"))
 
 
 def _keep_index(index: tuple[Expr, ...], axes: list[int], keep: bool, rank: int) -> list[Expr]:

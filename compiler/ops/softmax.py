@@ -41,7 +41,7 @@ def _along(ctx: LowerContext, x: te.Tensor, axis: int, log: bool) -> te.Tensor:
     def shifted(*i: te.Var) -> te.Tensor:
         return x(*i) - mx(*i[:axis], *i[axis + 1:])
 
-    ex = te.compute(shape, lambda *i: fast_exp(shifted(*i)), name=ctx.name("exp"))
+    ex = te.compute(shape, lambda *i: fast_exp(shifted(*i), str(x.dtype)), name=ctx.name("exp"))
     r2 = te.reduce_axis((0, shape[axis]), name="r")
     total = te.compute(reduced, lambda *i: te.sum(ex(*at(i, r2)), axis=r2), name=ctx.name("sum"))
     if log:
