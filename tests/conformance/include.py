@@ -60,6 +60,12 @@ OPS: dict[str, str] = {
     "Constant": r"^test_constant$",
     "Shape": r"^test_shape(_\w+)?$",
     "ConstantOfShape": r"^test_constantofshape_\w+$",
+    "Conv": r"^test_(basic_conv_with|basic_conv_without|conv_with)_\w+$",
+    "MaxPool": r"^test_maxpool_\w+$",
+    "AveragePool": r"^test_averagepool_\w+$",
+    "GlobalAveragePool": r"^test_globalaveragepool(_precomputed)?$",
+    "GlobalMaxPool": r"^test_globalmaxpool(_precomputed)?$",
+    "BatchNormalization": r"^test_batchnorm_\w+$",
     "CumSum": r"^test_cumsum_\w+$",
     "Scan": r"^test_scan(9)?_\w+$",
     "Loop": r"^test_loop\d+\w*$",
@@ -74,6 +80,7 @@ EXCLUDED: dict[str, str] = {
     r"^test_cast_\w*(U?INT[24]|FLOAT4E2M1)(_|$)": _SUB_BYTE,
     r"^test_identity_opt$": "optional type input (optional(tensor)): onnxjit compiles tensors only",
     r"^test_identity_sequence$": "sequence type input (seq(tensor)): onnxjit compiles tensors only",
+    r"^test_batchnorm_\w+_training_mode$": "BatchNormalization training mode (batch statistics, running-stat outputs): onnxjit compiles inference graphs",
 }
 
 # test-name regex -> "cause (owner file)". Filled from conformance runs; see module docstring.
