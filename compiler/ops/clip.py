@@ -35,10 +35,12 @@ def _clip(ctx: LowerContext, x: te.Tensor, lo: float | te.Tensor | None,
     def body(*index: Expr) -> Expr:
         v = x(*index)
         low, high = bound(lo), bound(hi)
+        # Compare-and-select rather than max/min: TVM's float max/min drop a NaN input (LLVM
+        # maxnum), numpy and onnxruntime propagate it. Low first, so lo > hi gives hi.
         if low is not None:
-            v = tirx.max(v, low)
+            v = tirx.Select(v < low, low, v)
         if high is not None:
-            v = tirx.min(v, high)
+            v = tirx.Select(v > high, high, v)
         return v
 
     return te.compute(x.shape, body, name=ctx.name())

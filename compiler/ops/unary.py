@@ -29,7 +29,9 @@ def _abs(x: Expr, dtype: str) -> Expr:
 
 
 def _relu(x: Expr, dtype: str) -> Expr:
-    return tirx.max(x, const(0, dtype))
+    # Not max(x, 0): TVM's float max drops NaN (LLVM maxnum); numpy and onnxruntime keep it.
+    zero = const(0, dtype)
+    return tirx.Select(x < zero, zero, x)
 
 
 def _reciprocal(x: Expr, dtype: str) -> Expr:

@@ -54,3 +54,13 @@ def test_scalar_input_runtime_bounds() -> None:
     feeds = {"x": x, "lo": np.array(-1, np.float32), "hi": np.array(2, np.float32)}
     model = make_model([helper.make_node("Clip", ["x", "lo", "hi"], ["y"])], feeds, ["y"])
     assert_matches(model, feeds)
+
+
+@pytest.mark.parametrize("runtime", [False, True])
+def test_nan_and_infinities_propagate(runtime: bool) -> None:
+    x = np.array([np.nan, -1, 0.5, 2, np.inf, -np.inf], np.float32)
+    bounds = {"lo": np.array(0, np.float32), "hi": np.array(1, np.float32)}
+    feeds = {"x": x, **(bounds if runtime else {})}
+    model = make_model([helper.make_node("Clip", ["x", "lo", "hi"], ["y"])], feeds, ["y"],
+                       None if runtime else bounds)
+    assert_matches(model, feeds)

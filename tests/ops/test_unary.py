@@ -58,6 +58,13 @@ def test_extreme_values_are_stable(op: str) -> None:
         assert np.isfinite(y).all()
 
 
+@pytest.mark.parametrize("op", FLOAT_OPS)
+def test_nan_and_infinities(op: str) -> None:
+    # NaN propagates through every op (Relu included: max(NaN, 0) is NaN in numpy and onnxruntime).
+    x = np.array([np.nan, np.inf, -np.inf, 1.0], np.float32)
+    _check(op, x)
+
+
 @pytest.mark.parametrize("op", ["Neg", "Abs", "Relu"])
 @pytest.mark.parametrize("dtype", ["int8", "int32", "int64"])
 def test_integers(op: str, dtype: str) -> None:
