@@ -1,7 +1,9 @@
 """The executor: binds a compiled model's buffers once, then runs its kernels in order.
 
 Per call it copies the feeds in, makes one packed-function call per kernel with pre-built argument
-lists, and copies the outputs out; nothing is allocated on the way.
+lists, and copies the outputs out; nothing is allocated on the way. Large feeds (64-byte aligned,
+contiguous) are passed to the kernels in place and large outputs are written straight into fresh
+arrays instead: for memory-bound models the copies cost more than the kernels.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import numpy as np
 from onnxjit.compiler.errors import OnnxJitError
 from onnxjit.compiler.pipeline import CompiledModel
 from onnxjit.compiler.tvm_api import as_tensor
-from onnxjit.runtime.plan import ALIGN, KernelCall
+from onnxjit.runtime.plan import ALIGN, KernelCall, nbytes
+
+ZERO_COPY_BYTES = 1 << 16  # below this, copying is cheaper than wrapping an array per call
 
 
 def aligned_empty(shape: tuple[int, ...], dtype: str | np.dtype) -> np.ndarray:
@@ -53,24 +57,69 @@ class Executor:
             function = compiled.module[step.kernel]
             self.calls.append((function, tuple(tensors[a] for a in step.args), step))
 
+        self._sites = self._zero_copy_sites()
+
+    def _zero_copy_sites(self) -> dict[str, list[tuple[int, int, tuple[int, ...]]]]:
+        """Large inputs/outputs that may be rebound per call -> (call, arg, view shape) sites."""
+        plan = self.plan
+        root = {n: (s.alias_of or n) for n, s in plan.slots.items()}
+        output_roots = [root.get(o, o) for o in plan.outputs]
+        candidates = {n for n in plan.inputs if n not in output_roots}
+        candidates |= {o for o in plan.outputs if root.get(o) == o and output_roots.count(o) == 1
+                       and o not in plan.inputs and o not in self._folded_outputs}
+        candidates = {n for n in candidates if n in plan.slots
+                      and nbytes(plan.slots[n].shape, plan.slots[n].dtype) >= ZERO_COPY_BYTES}
+        sites: dict[str, list[tuple[int, int, tuple[int, ...]]]] = {}
+        for ci, (_, _, step) in enumerate(self.calls):
+            for ai, value in enumerate(step.args):
+                owner = root.get(value, value)
+                if owner in candidates:
+                    sites.setdefault(owner, []).append((ci, ai, plan.slots[value].shape))
+        return sites
+
     def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None,
             profile: dict[str, list[float]] | None = None) -> list[np.ndarray]:
-        for name in self.plan.inputs:
-            np.copyto(self.arrays[name], feeds[name], casting="no")
-        if profile is None:
-            for function, args, _ in self.calls:
-                function(*args)
-        else:
-            self._run_profiled(profile)
         names = outputs if outputs is not None else list(self.plan.outputs)
-        return [self._output(n) for n in names]
+        args = [a for _, a, _ in self.calls]
+        fresh: dict[str, np.ndarray] = {}
+        if self._sites:
+            args = [list(a) for a in args]
+        for name in self.plan.inputs:
+            if not (name in self._sites and self._bind(args, name, feeds[name])):
+                np.copyto(self.arrays[name], feeds[name], casting="no")
+        for name in names:
+            if name in self._sites and name not in self.plan.inputs and name not in fresh:
+                slot = self.plan.slots[name]
+                fresh[name] = aligned_empty(slot.shape, slot.dtype)
+                self._bind(args, name, fresh[name])
+        if profile is None:
+            for (function, _, _), call_args in zip(self.calls, args):
+                function(*call_args)
+        else:
+            self._run_profiled(profile, args)
+        return [fresh[n] if n in fresh else self._output(n) for n in names]
 
-    def _run_profiled(self, profile: dict[str, list[float]]) -> None:
+    def _bind(self, args: list[Any], name: str, array: np.ndarray) -> bool:
+        """Passes `array` wherever `name`'s bytes are used this call; False if it cannot be."""
+        slot = self.plan.slots[name]
+        if (array.dtype != np.dtype(slot.dtype) or array.shape != slot.shape
+                or not array.flags.c_contiguous or array.ctypes.data % ALIGN):
+            return False
+        try:
+            views = {shape: as_tensor(array.reshape(shape))
+                     for shape in {s for _, _, s in self._sites[name]}}
+        except Exception:  # noqa: BLE001  (e.g. a read-only array DLPack will not export)
+            return False
+        for ci, ai, shape in self._sites[name]:
+            args[ci][ai] = views[shape]
+        return True
+
+    def _run_profiled(self, profile: dict[str, list[float]], args: list[Any]) -> None:
         import time
 
-        for function, args, step in self.calls:
+        for (function, _, step), call_args in zip(self.calls, args):
             start = time.perf_counter()
-            function(*args)
+            function(*call_args)
             profile.setdefault(step.kernel, []).append(time.perf_counter() - start)
 
     def _output(self, name: str) -> np.ndarray:
