@@ -15,6 +15,7 @@ class Settings:
     cache_dir: Path          # tuning records and compiled artifacts
     threads: int | None      # default thread count when a session does not give one
     debug: bool              # keep generated TIR/LLVM for inspection
+    sparse: str              # sparse kernels for pruned weights: "auto", "off" or "force"
 
 
 def _default_cache_dir() -> Path:
@@ -29,6 +30,7 @@ def settings() -> Settings:
         cache_dir=Path(os.environ.get("ONNXJIT_CACHE_DIR") or _default_cache_dir()),
         threads=int(threads) if threads else None,
         debug=os.environ.get("ONNXJIT_DEBUG", "") not in ("", "0"),
+        sparse=os.environ.get("ONNXJIT_SPARSE", "auto"),
     )
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from onnxjit.compiler.tvm_api import PrimFunc
 from onnxjit.schedules.attention import AttentionTemplate
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.conv import ConvTemplate
 from onnxjit.schedules.cumsum import CumSumTemplate
 from onnxjit.schedules.elementwise import ElementwiseTemplate
 from onnxjit.schedules.fallback import FallbackTemplate
@@ -23,6 +24,7 @@ TEMPLATES: tuple[ScheduleTemplate, ...] = (
     MatmulTemplate(),
     ReductionTemplate(),
     ElementwiseTemplate(),
+    ConvTemplate(),
     CumSumTemplate(),
     LinearScanTemplate(),
     SelectiveScanTemplate(),

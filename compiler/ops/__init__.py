@@ -8,6 +8,6 @@ from onnxjit.compiler.ops import (  # noqa: F401
     unsqueeze, where)
 from onnxjit.compiler.ops import cumsum  # noqa: F401
 from onnxjit.compiler.ops import scan  # noqa: F401
-from onnxjit.compiler.ops import batch_norm, conv, pool  # noqa: F401
+from onnxjit.compiler.ops import batch_norm, conv, direct_conv, pool  # noqa: F401
 from onnxjit.compiler.ops import linear_scan  # noqa: F401
 from onnxjit.compiler.ops import attention, attention_core  # noqa: F401

@@ -1,0 +1,166 @@
+"""Conv with constant weights -> onnxjit::Conv, with BatchNormalization folded into the weights,
+the activation / residual add that follow fused into the store, and sparse or dense chosen.
+
+Runs on the specialised graph (all shapes static, constants known). Per Conv (2-d, float32,
+constant weights): fold a sole-consumer inference BatchNormalization into W and B; absorb the chain
+of sole consumers Relu, Clip (constant bounds) and one Add of a same-shape tensor; analyse the
+weights (compiler/sparsity.py) and, when sparse is plausible (ONNXJIT_SPARSE=auto), attach the BSR
+packing so the cost estimate or tuning can choose it. The activation layout stays NCHW throughout,
+so no layout transform is ever inserted between layers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from onnxjit.compiler.conv_geometry import ConvGeometry
+from onnxjit.compiler.errors import OnnxJitError
+from onnxjit.compiler.graph import ONNXJIT_DOMAIN, Graph, Node, TensorType, unique_name
+from onnxjit.compiler.ops._window import window
+from onnxjit.compiler.passes.rewrite import replace_nodes
+from onnxjit.compiler.settings import settings
+from onnxjit.compiler.sparsity import analyse, pack
+from onnxjit.compiler.specialize import context
+
+MAX_SPARSE_DENSITY = 0.7       # above this the packing is not even built
+
+
+def rewrite_convs(graph: Graph) -> Graph:
+    done: set[str] = set()
+    while True:
+        node = next((n for n in graph.nodes if n.op_type == "Conv" and n.domain == ""
+                     and n.name not in done), None)
+        if node is None:
+            return graph
+        done.add(node.name)
+        new = _rewrite(graph, node)
+        if new is not None:
+            graph = new
+
+
+def _rewrite(graph: Graph, conv: Node) -> Graph | None:
+    types, consts = graph.types, graph.constants
+    x, w_name = conv.inputs[0], conv.inputs[1]
+    b_name = conv.inputs[2] if len(conv.inputs) > 2 and conv.inputs[2] else ""
+    if w_name not in consts or (b_name and b_name not in consts):
+        return None
+    xt = types.get(x)
+    w = np.asarray(consts[w_name])
+    if xt is None or not xt.is_static or xt.dtype != "float32" or w.dtype != np.float32 or w.ndim != 4:
+        return None
+    try:
+        ctx = context(conv, graph.opset(""), types, consts)
+        win = window(ctx, xt.static_shape()[2:], w.shape[2:])
+    except OnnxJitError:
+        return None  # the TE lowering reports the problem with full context
+    n, c, h, wd = xt.static_shape()
+    group = int(conv.attr("group", 1))
+    if c != w.shape[1] * group or w.shape[0] % group:
+        return None
+    g = ConvGeometry(n, c, h, wd, int(w.shape[0]), group, int(w.shape[2]), int(w.shape[3]),
+                     *win.strides, *win.dilations, win.pad_begin[0], win.pad_begin[1],
+                     win.pad_end[0], win.pad_end[1])
+    bias = np.asarray(consts[b_name], np.float32) if b_name else np.zeros(g.m, np.float32)
+    matched, out = [conv], conv.outputs[0]
+    w, bias, out, matched = _fold_batch_norm(graph, w, bias, out, matched)
+    post, lo, hi, residual, out, matched = _epilogue(graph, out, matched, (g.n, g.m, g.ho, g.wo))
+    return _emit(graph, conv, g, w, bias, post, lo, hi, residual, out, matched)
+
+
+def _sole_reader(graph: Graph, value: str) -> Node | None:
+    readers = graph.consumers().get(value, [])
+    if len(readers) != 1 or value in graph.outputs:
+        return None
+    return readers[0] if readers[0].domain == "" else None
+
+
+def _fold_batch_norm(graph: Graph, w: np.ndarray, bias: np.ndarray, out: str,
+                     matched: list[Node]) -> tuple[np.ndarray, np.ndarray, str, list[Node]]:
+    bn = _sole_reader(graph, out)
+    if (bn is None or bn.op_type != "BatchNormalization" or bn.inputs[0] != out
+            or int(bn.attr("training_mode", 0)) or sum(1 for o in bn.outputs if o) != 1
+            or any(i not in graph.constants for i in bn.inputs[1:5])):
+        return w, bias, out, matched
+    scale, beta, mean, var = (np.asarray(graph.constants[i], np.float64) for i in bn.inputs[1:5])
+    k = scale / np.sqrt(var + float(bn.attr("epsilon", 1e-5)))
+    w = (w.astype(np.float64) * k[:, None, None, None]).astype(np.float32)
+    bias = ((bias.astype(np.float64) - mean) * k + beta).astype(np.float32)
+    return w, bias, bn.outputs[0], [*matched, bn]
+
+
+def _const_scalar(graph: Graph, node: Node, i: int) -> float | None:
+    name = node.inputs[i] if i < len(node.inputs) else ""
+    if not name:
+        return None
+    value = graph.constants.get(name)
+    return None if value is None or np.asarray(value).size != 1 else float(np.asarray(value).reshape(-1)[0])
+
+
+def _epilogue(graph: Graph, out: str, matched: list[Node], shape: tuple[int, ...]
+              ) -> tuple[list[str], float, float, str, str, list[Node]]:
+    post: list[str] = []
+    lo, hi, residual = 0.0, 0.0, ""
+    while (node := _sole_reader(graph, out)) is not None and len(node.outputs) == 1:
+        if node.op_type == "Relu":
+            post.append("relu")
+        elif node.op_type == "Clip" and "clip" not in post:
+            if graph.opset("") < 11:
+                bounds = (node.attr("min", -3.4028234663852886e38), node.attr("max", 3.4028234663852886e38))
+            else:
+                bounds = (_const_scalar(graph, node, 1), _const_scalar(graph, node, 2))
+                missing = [i for i in (1, 2) if i < len(node.inputs) and node.inputs[i]
+                           and node.inputs[i] not in graph.constants]
+                if missing:
+                    break
+                bounds = (-np.inf if bounds[0] is None else bounds[0],
+                          np.inf if bounds[1] is None else bounds[1])
+            lo, hi = float(np.float32(bounds[0])), float(np.float32(bounds[1]))
+            post.append("clip")
+        elif node.op_type == "Add" and "add" not in post:
+            other = node.inputs[1] if node.inputs[0] == out else node.inputs[0]
+            ot = graph.types.get(other)
+            # a residual that is also the conv's input would be one kernel argument, not two
+            if other in (out, matched[0].inputs[0]) or ot is None or not ot.is_static or ot.static_shape() != shape \
+                    or ot.dtype != "float32":
+                break
+            residual = other
+            post.append("add")
+        else:
+            break
+        out = node.outputs[0]
+        matched = [*matched, node]
+    return post, lo, hi, residual, out, matched
+
+
+def _emit(graph: Graph, conv: Node, g: ConvGeometry, w: np.ndarray, bias: np.ndarray,
+          post: list[str], lo: float, hi: float, residual: str, out: str,
+          matched: list[Node]) -> Graph:
+    constants, types = dict(graph.constants), dict(graph.types)
+    taken = set(types) | set(constants) | {o for nd in graph.nodes for o in nd.outputs}
+
+    def add(base: str, value: np.ndarray) -> str:
+        name = unique_name(f"{conv.name}__{base}", taken)
+        constants[name] = value
+        types[name] = TensorType(str(value.dtype), tuple(int(d) for d in value.shape))
+        return name
+
+    wt = w.reshape(g.group, g.mg, g.cg, g.taps).transpose(0, 2, 3, 1).reshape(-1)
+    mode = settings().sparse
+    block, impl = 0, "dense"
+    val, off, ptr = np.zeros(1, np.float32), np.zeros(1, np.int32), np.zeros(2, np.int32)
+    if g.group == 1 and mode != "off":
+        info = analyse(w.reshape(g.m, -1))
+        if info.density <= MAX_SPARSE_DENSITY or mode == "force":
+            taps = np.array([g.tap_offset(ky, kx) for ky in range(g.kh) for kx in range(g.kw)], np.int64)
+            packed = pack(w.reshape(g.m, -1), info.block,
+                          lambda k: (k // g.taps) * g.cplane + taps[k % g.taps])
+            val, off, ptr, block = packed.val, packed.off, packed.ptr, packed.block
+            impl = "sparse" if info.prefer_sparse or mode == "force" else "dense"
+    inputs = (conv.inputs[0], add("wt", np.ascontiguousarray(wt)), add("bias", bias),
+              add("val", val), add("off", off), add("ptr", ptr),
+              residual or add("nores", np.zeros(1, np.float32)))
+    attrs = {**g.as_dict(), "post": ",".join(post), "lo": lo, "hi": hi, "block": block, "impl": impl}
+    fused = Node("Conv", inputs, (out,), conv.name, ONNXJIT_DOMAIN, attrs)
+    opsets = dict(graph.opsets)
+    opsets[ONNXJIT_DOMAIN] = max(1, opsets.get(ONNXJIT_DOMAIN, 1))
+    graph = graph.replace(constants=constants, types=types, opsets=opsets)
+    return replace_nodes(graph, matched, fused)
