@@ -7,6 +7,7 @@ arrays instead: for memory-bound models the copies cost more than the kernels.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,15 @@ def aligned_empty(shape: tuple[int, ...], dtype: str | np.dtype) -> np.ndarray:
     raw = np.empty(size + ALIGN, dtype=np.uint8)
     start = (-raw.ctypes.data) % ALIGN
     return raw[start:start + size].view(dtype)[: int(np.prod(shape, dtype=np.int64))].reshape(shape)
+
+
+def _unreferenced(array: np.ndarray) -> bool:
+    """Whether only the caller's argument refers to `array` and its memory (no views of it)."""
+    # getrefcount counts its own argument and this function's parameter (2), plus the caller's
+    # local (1). aligned_empty's arrays are views of one raw buffer that only they reference
+    # (array.base, the local `base` and getrefcount's argument: 3).
+    base = array.base
+    return sys.getrefcount(array) <= 3 and (base is None or sys.getrefcount(base) <= 3)
 
 
 def aligned_copy(value: np.ndarray) -> np.ndarray:
@@ -58,6 +68,7 @@ class Executor:
             self.calls.append((function, tuple(tensors[a] for a in step.args), step))
 
         self._sites = self._zero_copy_sites()
+        self._returned: dict[str, np.ndarray] = {}
 
     def _zero_copy_sites(self) -> dict[str, list[tuple[int, int, tuple[int, ...]]]]:
         """Large inputs/outputs that may be rebound per call -> (call, arg, view shape) sites."""
@@ -89,8 +100,7 @@ class Executor:
                 np.copyto(self.arrays[name], feeds[name], casting="no")
         for name in names:
             if name in self._sites and name not in self.plan.inputs and name not in fresh:
-                slot = self.plan.slots[name]
-                fresh[name] = aligned_empty(slot.shape, slot.dtype)
+                fresh[name] = self._output_array(name)
                 self._bind(args, name, fresh[name])
         if profile is None:
             for (function, _, _), call_args in zip(self.calls, args):
@@ -98,6 +108,16 @@ class Executor:
         else:
             self._run_profiled(profile, args)
         return [fresh[n] if n in fresh else self._output(n) for n in names]
+
+    def _output_array(self, name: str) -> np.ndarray:
+        """A fresh output array; the previous call's one when the caller has dropped it (its
+        pages are already mapped: faulting in a new multi-megabyte array costs ms)."""
+        last = self._returned.pop(name, None)
+        if last is None or not _unreferenced(last):
+            slot = self.plan.slots[name]
+            last = aligned_empty(slot.shape, slot.dtype)
+        self._returned[name] = last
+        return last
 
     def _bind(self, args: list[Any], name: str, array: np.ndarray) -> bool:
         """Passes `array` wherever `name`'s bytes are used this call; False if it cannot be."""

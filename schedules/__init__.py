@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 from onnxjit.compiler.tvm_api import PrimFunc
 from onnxjit.schedules.attention import AttentionTemplate
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.causal_conv import CausalConvTemplate
 from onnxjit.schedules.conv import ConvTemplate
 from onnxjit.schedules.cumsum import CumSumTemplate
 from onnxjit.schedules.elementwise import ElementwiseTemplate
@@ -28,6 +29,7 @@ TEMPLATES: tuple[ScheduleTemplate, ...] = (
     CumSumTemplate(),
     LinearScanTemplate(),
     SelectiveScanTemplate(),
+    CausalConvTemplate(),
     TirExternTemplate(),
     FallbackTemplate(),
 )

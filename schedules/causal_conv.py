@@ -1,0 +1,118 @@
+"""CPU template for CausalConvWithState (float32): one pass over each channel's time row.
+
+A channel's k taps are broadcast once; its row is produced `vec` time steps at a time from k
+shifted unaligned loads of the input (the first k-1 steps, which read the carried state, take a
+scalar path), with bias and the SiLU (polynomial exp + rcp) fused before the single store. The
+op is memory-bound (input read once, output written once), so nothing else is staged.
+Threads split the (batch, channel) rows.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from onnxjit.compiler.errors import KnobError
+from onnxjit.compiler.ops._tir import read_spec
+from onnxjit.compiler.tvm_api import PrimFunc, T
+from onnxjit.schedules._vecmath import bcast, splat, vexp, vrecip
+from onnxjit.schedules.base import Knobs, ScheduleTemplate
+
+if TYPE_CHECKING:
+    from onnxjit.compiler.kernel import Kernel
+    from onnxjit.targets.base import Target
+
+F32 = "float32"
+
+
+class CausalConvTemplate(ScheduleTemplate):
+    name = "causal_conv"
+
+    def _spec(self, kernel: Kernel) -> dict[str, Any] | None:
+        if kernel.op_types != ("CausalConvWithState",):
+            return None
+        spec = read_spec(kernel.func)
+        if spec is None or spec.get("op") != "CausalConvWithState" or spec["dtype"] != F32:
+            return None
+        # The fast kernel takes x, w, bias, past -> y, state; without bias or past_state the
+        # reference loop nest (tir_extern) runs instead.
+        full = spec["bias"] and spec["past"] and len(kernel.func.params) == 6
+        return spec if full else None
+
+    def applicable(self, kernel: Kernel, target: Target) -> bool:
+        return target.name == "cpu" and self._spec(kernel) is not None
+
+    def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
+        lanes = getattr(target, "vector_lanes", 8)
+        return [{"vec": v, "unroll": u} for v in (lanes, 2 * lanes) for u in (1, 2)]
+
+    def default(self, kernel: Kernel, target: Target) -> Knobs:
+        return {"vec": getattr(target, "vector_lanes", 8), "unroll": 2}
+
+    def apply(self, sch: Any, kernel: Kernel, knobs: Knobs, target: Target) -> None:
+        raise KnobError("causal_conv template generates its loop nest (instantiate)")
+
+    def instantiate(self, kernel: Kernel, knobs: Knobs, target: Target) -> PrimFunc:
+        spec = self._spec(kernel)
+        if spec is None or int(knobs["vec"]) < 1 or int(knobs["unroll"]) not in (1, 2):
+            raise KnobError(f"causal_conv: knobs {dict(knobs)} do not fit this kernel")
+        func = conv_kernel(spec, int(knobs["vec"]), int(knobs["unroll"]), target.threads)
+        return func.with_attr("global_symbol", kernel.name)
+
+
+def _silu(v: Any, w: int) -> Any:
+    return v * vrecip(splat(1.0, w) + vexp(-v, w), w)
+
+
+def conv_kernel(spec: dict[str, Any], w: int, unroll: int, threads: int) -> PrimFunc:
+    batch, chans, length, k = (int(spec[key]) for key in ("B", "C", "L", "k"))
+    km1 = k - 1
+    has_bias, has_past, silu = bool(spec["bias"]), bool(spec["past"]), bool(spec["silu"])
+    step = w * unroll
+    head = min(km1, length)                       # steps that read the carried state
+    nvec = (length - head) // step                # full vector steps after them
+    tail0 = head + nvec * step                    # first step of the scalar tail
+    rows = batch * chans
+    row_loop = T.parallel if threads > 1 else T.serial
+    bias_s = (chans,) if has_bias else (1,)
+    past_s = (batch, chans, km1) if has_past else (1, 1, 1)
+
+    def tap_sum(x: Any, wt: Any, bias: Any, b: Any, c: Any, t0: Any) -> Any:
+        acc = bcast(bias[c], w) if has_bias else splat(0.0, w)
+        for j in range(k):
+            acc = acc + bcast(wt[c, 0, j], w) * x[b, c, T.ramp(t0 + j - km1, 1, w)]
+        return _silu(acc, w) if silu else acc
+
+    def scalar_at(x: Any, wt: Any, bias: Any, past: Any, b: Any, c: Any, t: Any) -> Any:
+        acc = bias[c] if has_bias else T.float32(0)
+        for j in range(k):
+            p = t + j
+            from_past = past[b, c, T.min(p, km1 - 1)] if has_past else T.float32(0)
+            acc = acc + wt[c, 0, j] * T.if_then_else(p < km1, from_past, x[b, c, T.max(p - km1, 0)])
+        return acc / (T.float32(1) + T.exp(-acc)) if silu else acc
+
+    def state_at(x: Any, past: Any, b: Any, c: Any, s: Any) -> Any:
+        p = length + s
+        from_past = past[b, c, T.min(p, km1 - 1)] if has_past else T.float32(0)
+        return T.if_then_else(p < km1, from_past, x[b, c, T.max(p - km1, 0)])
+
+    @T.prim_func
+    def func(x: T.Buffer((batch, chans, length), F32), wt: T.Buffer((chans, 1, k), F32),
+             bias: T.Buffer(bias_s, F32), past: T.Buffer(past_s, F32),
+             y: T.Buffer((batch, chans, length), F32),
+             state: T.Buffer((batch, chans, km1), F32)) -> None:
+        T.func_attr({"tir.noalias": True})
+        for r in row_loop(rows):
+            b = T.meta_var(r // chans)
+            c = T.meta_var(r % chans)
+            for t in T.serial(head):
+                y[b, c, t] = scalar_at(x, wt, bias, past, b, c, t)
+            for i in T.serial(nvec):
+                for u in T.unroll(unroll):
+                    t0 = T.meta_var(head + i * step + u * w)
+                    y[b, c, T.ramp(t0, 1, w)] = tap_sum(x, wt, bias, b, c, t0)
+            for t in T.serial(length - tail0):
+                y[b, c, tail0 + t] = scalar_at(x, wt, bias, past, b, c, tail0 + t)
+            for s in T.serial(km1):
+                state[b, c, s] = state_at(x, past, b, c, s)
+
+    return func
+
