@@ -14,7 +14,7 @@ import numpy as np
 
 from onnxjit.compiler.lower_context import LowerContext
 from onnxjit.compiler.ops.attention_core import (
-    NEG_INF, layout_index, softmax_rows, split_layout)
+    NEG_INF, layout_index, rounded, softmax_rows, split_layout)
 from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te, tirx
 
@@ -104,20 +104,24 @@ def lower_attention(ctx: LowerContext) -> list[te.Tensor]:
     # The reference scales Q and K by sqrt(scale) rounded to T1 (numerical-overflow guard).
     sqrt_scale = tirx.const(_round_to(dtype, math.sqrt(scale)), F32)
     r = te.reduce_axis((0, d), name="d")
-    raw = te.compute((b, hq, sq, skv), lambda bi, hi, i, j: te.sum(
-        (q[bi, hi, i, r].astype(F32) * sqrt_scale) * (k[bi, hi // group, j, r].astype(F32)
-                                                       * sqrt_scale), axis=r), name=ctx.name("qk"))
+    acc = te.compute((b, hq, sq, skv), lambda bi, hi, i, j: te.sum(
+        rounded(q[bi, hi, i, r].astype(F32) * sqrt_scale, dtype)
+        * rounded(k[bi, hi // group, j, r].astype(F32) * sqrt_scale, dtype), axis=r),
+        name=ctx.name("qk_acc"))
+    raw = acc if dtype == F32 else te.compute(acc.shape, lambda *i: rounded(acc(*i), dtype),
+                                              name=ctx.name("qk"))
     softcap = float(ctx.attr("softcap", 0.0))
     capped = raw
     if softcap > 0:
         cap = tirx.const(softcap, F32)
-        capped = te.compute(raw.shape, lambda *i: cap * te.tanh(raw(*i) / cap),
+        capped = te.compute(raw.shape, lambda *i: rounded(cap * te.tanh(raw(*i) / cap), dtype),
                             name=ctx.name("softcap"))
     mask, nonpad = ctx.optional(3), ctx.optional(6)
     bias = te.compute((b, hq, sq, skv), lambda *i: _bias(ctx, mask, nonpad, past_len, sq, skv, *i),
                       name=ctx.name("bias"))
-    biased = te.compute(raw.shape, lambda *i: capped(*i) + bias(*i), name=ctx.name("biased"))
-    probs = softmax_rows(biased, ctx.name())
+    biased = te.compute(raw.shape, lambda *i: rounded(capped(*i) + bias(*i), dtype),
+                        name=ctx.name("biased"))
+    probs = softmax_rows(biased, ctx.name(), dtype)
     jb = te.reduce_axis((0, skv), name="j")
     bias_max = te.compute((b, hq, sq), lambda *i: te.max(bias(*i, jb), axis=jb),
                           name=ctx.name("bias_max"))
@@ -147,10 +151,11 @@ def lower_attention(ctx: LowerContext) -> list[te.Tensor]:
         if mode == 3:
             return tirx.Select(bias_max[bi, hi, i] == tirx.const(NEG_INF, F32), zero,
                                probs[bi, hi, i, j])
-        value = raw[bi, hi, i, j]
+        value = rounded(acc[bi, hi, i, j], dtype)
         if softcap > 0:
-            value = tirx.const(softcap, F32) * te.tanh(value / tirx.const(softcap, F32))
-        return value + bias[bi, hi, i, j] if mode == 2 else value
+            value = rounded(tirx.const(softcap, F32) * te.tanh(value / tirx.const(softcap, F32)),
+                            dtype)
+        return rounded(value + bias[bi, hi, i, j], dtype) if mode == 2 else value
 
     qk_out = te.compute(raw.shape, lambda *i: qk_value(*i).astype(dtype), name=ctx.name("qk_out"))
     return [y, k, v, qk_out]

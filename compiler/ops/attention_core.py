@@ -130,8 +130,14 @@ def attention_te(spec: AttentionSpec, q: te.Tensor, k: te.Tensor, v: te.Tensor,
                       name=f"{name}_out")
 
 
-def softmax_rows(biased: te.Tensor, name: str) -> te.Tensor:
-    """Softmax over the last axis; an all -inf row gives zeros (not NaN)."""
+def rounded(x: Any, dtype: str) -> Any:
+    """x rounded through `dtype` (emulates a reference that computes in fp16/bf16)."""
+    return x if dtype == "float32" else x.astype(dtype).astype("float32")
+
+
+def softmax_rows(biased: te.Tensor, name: str, dtype: str = "float32") -> te.Tensor:
+    """Softmax over the last axis; an all -inf row gives zeros (not NaN). Steps round through
+    `dtype` when the reference computes in a narrower type."""
     B, H, Sq, Skv = (int(x) for x in biased.shape)
     j1 = te.reduce_axis((0, Skv), name="j")
     mx = te.compute((B, H, Sq), lambda b, h, i: te.max(biased[b, h, i, j1], axis=j1),
@@ -139,13 +145,14 @@ def softmax_rows(biased: te.Tensor, name: str) -> te.Tensor:
     zero = tirx.const(0.0, "float32")
     neg_inf = tirx.const(NEG_INF, "float32")
     ex = te.compute((B, H, Sq, Skv), lambda b, h, i, j: tirx.Select(
-        mx[b, h, i] == neg_inf, zero, te.exp(biased[b, h, i, j] - mx[b, h, i])), name=f"{name}_exp")
+        mx[b, h, i] == neg_inf, zero, rounded(te.exp(rounded(biased[b, h, i, j] - mx[b, h, i],
+                                                             dtype)), dtype)), name=f"{name}_exp")
     j2 = te.reduce_axis((0, Skv), name="j")
     total = te.compute((B, H, Sq), lambda b, h, i: te.sum(ex[b, h, i, j2], axis=j2),
                        name=f"{name}_sum")
     one = tirx.const(1.0, "float32")
-    return te.compute((B, H, Sq, Skv), lambda b, h, i, j: ex[b, h, i, j] / tirx.Select(
-        total[b, h, i] == zero, one, total[b, h, i]), name=f"{name}_probs")
+    return te.compute((B, H, Sq, Skv), lambda b, h, i, j: rounded(ex[b, h, i, j] / tirx.Select(
+        total[b, h, i] == zero, one, rounded(total[b, h, i], dtype)), dtype), name=f"{name}_probs")
 
 
 def softmax_pv(biased: te.Tensor, v: te.Tensor, spec: AttentionSpec, name: str) -> te.Tensor:

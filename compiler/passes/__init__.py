@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from onnxjit.compiler.graph import Graph
+from onnxjit.compiler.passes.attention import fuse_attention
 from onnxjit.compiler.passes.scan_recurrence import fuse_scan_recurrences
 from onnxjit.compiler.passes.conv_rewrite import rewrite_convs
 
 GraphPass = Callable[[Graph], Graph]
 
-PASSES: list[GraphPass] = [fuse_scan_recurrences, rewrite_convs]
+PASSES: list[GraphPass] = [fuse_scan_recurrences, fuse_attention, rewrite_convs]
 
 
 def _late_passes() -> list[GraphPass]:
