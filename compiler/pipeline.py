@@ -49,6 +49,8 @@ def lower_graph(graph: Graph, sig: InputSignature) -> tuple[Graph, list[Kernel],
             steps.append(AliasStep(step.node.inputs[0], step.node.outputs[0]))
             continue
         assert isinstance(step, KernelGroup)
+        if all(_is_empty(spec.types[o].static_shape()) for o in step.output):
+            continue  # nothing to compute: the (empty) outputs exist as buffers all the same
         kernel = build_kernel(step, spec, f"k{len(kernels)}_{_slug(step.nodes[0].op_type)}")
         kernels.append(kernel)
         steps.append(KernelCall(kernel.name, kernel.inputs + kernel.outputs, kernel.labels))
@@ -80,6 +82,10 @@ def compile_graph(graph: Graph, sig: InputSignature, target: Target,
     plan = make_plan(steps, types, spec.inputs, spec.outputs, set(spec.constants))
     constants = {c: spec.constants[c] for c in plan.constants}
     return CompiledModel(spec, sig, tuple(kernels), choices, plan, module, constants)
+
+
+def _is_empty(shape: tuple[int, ...]) -> bool:
+    return any(d == 0 for d in shape)
 
 
 def _slug(text: str) -> str:

@@ -23,10 +23,12 @@ ZERO_COPY_BYTES = 1 << 16  # below this, copying is cheaper than wrapping an arr
 
 def aligned_empty(shape: tuple[int, ...], dtype: str | np.dtype) -> np.ndarray:
     """An uninitialised array whose data is 64-byte aligned (TVM requires it)."""
-    size = max(1, int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+    count = int(np.prod(shape, dtype=np.int64))
+    itemsize = np.dtype(dtype).itemsize
+    size = max(1, count) * itemsize  # an empty tensor still gets one aligned element of storage
     raw = np.empty(size + ALIGN, dtype=np.uint8)
     start = (-raw.ctypes.data) % ALIGN
-    return raw[start:start + size].view(dtype)[: int(np.prod(shape, dtype=np.int64))].reshape(shape)
+    return raw[start:start + size].view(dtype)[:count].reshape(shape)
 
 
 def _unreferenced(array: np.ndarray) -> bool:
@@ -60,8 +62,7 @@ class Executor:
             self.arrays[name] = aligned_copy(np.asarray(value))
         self._folded_outputs = {o: compiled.graph.constants[o] for o in plan.outputs
                                 if o in compiled.graph.constants}
-        tensors = {name: as_tensor(array) for name, array in self.arrays.items()
-                   if array.size > 0}
+        tensors = {name: as_tensor(array) for name, array in self.arrays.items()}
         self.calls: list[tuple[Any, tuple[Any, ...], KernelCall]] = []
         for step in plan.kernel_calls:
             function = compiled.module[step.kernel]

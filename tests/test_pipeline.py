@@ -40,3 +40,21 @@ def test_epilogue_is_fused_and_view_is_an_alias() -> None:
     assert [k.op_types for k in compiled.kernels] == [("MatMul", "Add")]
     assert len(compiled.plan.steps) == 2  # the kernel and the reshape alias
     np.testing.assert_array_equal(session.run(None, {"x": x})[0], np.full(64, 17, np.float32))
+
+
+def test_empty_tensors_flow_through_kernels() -> None:
+    # A first decoder step concatenates an empty KV cache: zero-size values must just work.
+    past = np.zeros((1, 2, 0, 4), np.float32)
+    new = np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4) - 10
+    nodes = [helper.make_node("Concat", ["past", "new"], ["kv"], axis=2),
+             helper.make_node("Relu", ["kv"], ["out"])]
+    model = make_model(nodes, {"past": past, "new": new}, ["out", "kv"])
+    assert_matches(model, {"past": past, "new": new})
+
+
+def test_a_kernel_with_only_empty_outputs_is_skipped() -> None:
+    x = np.ones((4, 0), np.float32)
+    model = make_model([helper.make_node("Relu", ["x"], ["out"])], {"x": x}, ["out"])
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    assert session.compiled({"x": x}).kernels == ()
+    assert session.run(None, {"x": x})[0].shape == (4, 0)
