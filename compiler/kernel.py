@@ -45,7 +45,9 @@ def build_kernel(group: KernelGroup, graph: Graph, name: str) -> Kernel:
         for value, tensor in zip(node.outputs, opdef.lower(ctx)):
             if value:
                 tensors[value] = tensor
-    outputs = [o for o in group.output]
+    # Empty outputs need no computing (and zero-extent loops trip the scheduler): they stay
+    # plain, unwritten buffers.
+    outputs = [o for o in group.output if all(int(d) for d in tensors[o].shape)]
     out_tensors = _materialised([tensors[o] for o in outputs], {_key(t) for t in args.values()})
     used = _reachable(out_tensors)
     inputs = [v for v, t in args.items() if _key(t) in used]

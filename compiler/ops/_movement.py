@@ -4,20 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
 from onnxjit.compiler.lower_context import LowerContext
-
-
-def check_nonempty(ctx: LowerContext, shape: Sequence[int]) -> None:
-    """Refuses zero-size results with a clear error.
-
-    The buffer planner, executor and schedule templates assume every value holds at least one
-    element (a zero extent divides by zero in loop fusion, and empty arrays are not bound), so an
-    empty result would otherwise fail deep inside TVM with no node named.
-    """
-    if any(int(d) == 0 for d in shape):
-        raise ctx.error(f"result shape {tuple(int(d) for d in shape)} is empty; "
-                        "zero-size tensors are not supported")
 
 
 def int_list(ctx: LowerContext, value: np.ndarray | Sequence[int] | None, what: str) -> list[int]:

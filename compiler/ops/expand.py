@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from onnxjit.compiler.lower_context import LowerContext
 from onnxjit.compiler.ops._helpers import broadcast_index, broadcast_shape
-from onnxjit.compiler.ops._movement import check_nonempty, int_list
+from onnxjit.compiler.ops._movement import int_list
 from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te
 
@@ -16,5 +16,4 @@ def lower_expand(ctx: LowerContext) -> list[te.Tensor]:
         raise ctx.error(f"shape {target} has negative dimensions")
     # numpy rules on both sides: the result may be larger than `target` where x is.
     out_shape = broadcast_shape(ctx, [ctx.shape(0), target])
-    check_nonempty(ctx, out_shape)
     return [te.compute(out_shape, lambda *i: x(*broadcast_index(x.shape, i)), name=ctx.name())]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from onnxjit.compiler.lower_context import LowerContext, normalize_axis
 from onnxjit.compiler.ops._helpers import Expr
-from onnxjit.compiler.ops._movement import check_nonempty
 from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te, tirx
 
@@ -28,7 +27,6 @@ def lower_gather(ctx: LowerContext) -> list[te.Tensor]:
         raise ctx.error(f"axis of size {dim} is too long for 32-bit indexing")
     index_shape = ctx.shape(1)
     out_shape = [*shape[:axis], *index_shape, *shape[axis + 1:]]
-    check_nonempty(ctx, out_shape)
     known = ctx.const(1)
     if known is not None and known.ndim == 0:
         k = int(known)

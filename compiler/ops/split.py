@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from onnxjit.compiler.lower_context import LowerContext, normalize_axis
 from onnxjit.compiler.ops._helpers import Expr
-from onnxjit.compiler.ops._movement import check_nonempty, int_list
+from onnxjit.compiler.ops._movement import int_list
 from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te
 
@@ -52,7 +52,6 @@ def lower_split(ctx: LowerContext) -> list[te.Tensor]:
     for k, size in enumerate(_sizes(ctx, shape[axis])):
         out_shape = list(shape)
         out_shape[axis] = size
-        check_nonempty(ctx, out_shape)
         outputs.append(te.compute(out_shape, _chunk(x, axis, offset), name=ctx.name(f"out{k}")))
         offset += size
     return outputs
