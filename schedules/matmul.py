@@ -25,9 +25,8 @@ if TYPE_CHECKING:
     from onnxjit.compiler.tvm_api import LoopRV, SBlockRV
     from onnxjit.targets.base import Target
 
-TILE_SHAPES = ((6, 1), (4, 1), (3, 2), (2, 2), (2, 3), (1, 4))   # (rows, 16-column panels)
 ROW_BLOCKS = (48, 96, 192)     # target rows of A per L2 block
-K_UNROLL = (1, 4)
+K_UNROLL = (4,)           # LLVM keeps 4-step unrolled tiles tight; 1 was ~5% slower
 
 
 def _lanes(target: Target) -> int:
@@ -72,33 +71,60 @@ class MatmulTemplate(ScheduleTemplate):
         return True
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
+        """Tile shapes x row blocks x k unroll (x packing a run-time B); points that tile this
+        kernel identically are dropped, so small kernels get small spaces."""
         shape = _analyse(kernel)
-        tiles = [(mi, nt) for mi, nt in self._tile_shapes(target) if shape.m % mi == 0
-                 and (shape.n % (nt * PANEL) == 0 or nt == 1)]
-        packs = (True, False) if shape.pack else (True,)
-        points: list[Knobs] = [{"mi": mi, "nt": nt, "rows": rows, "kt": kt, "pack_b": pack}
-                               for pack in packs for mi, nt in tiles for rows in ROW_BLOCKS
-                               for kt in K_UNROLL]
         default = self.default(kernel, target)
-        if default not in points:
-            points.insert(0, default)
+        packs = (True, False) if shape.pack else (True,)
+        tiles = self._tile_shapes(shape, target)[:10 // len(packs)]
+        points: list[Knobs] = [default]
+        seen = {self._effective(shape, default)}
+        for pack in packs:
+            for mi, nt in tiles:
+                for rows in ROW_BLOCKS:
+                    for kt in K_UNROLL:
+                        knobs = {"mi": mi, "nt": nt, "rows": rows, "kt": kt, "pack_b": pack}
+                        key = self._effective(shape, knobs)
+                        if key not in seen:
+                            seen.add(key)
+                            points.append(knobs)
         return points[:64]
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         shape = _analyse(kernel)
-        lanes = _lanes(target)
-        budget = 24 if lanes >= 16 else 12          # accumulator registers
-        mi = _largest_divisor(shape.m, 6)
-        vectors = max(1, budget // mi)             # accumulator vectors per tile row
-        nt = max(1, vectors * lanes // PANEL)
-        nt = _largest_divisor(max(1, shape.n // PANEL), nt) if shape.n % PANEL == 0 else 1
+        mi, nt = self._tile_shapes(shape, target)[0]
         # Packing a run-time B pays once a few row tiles reuse it.
         return {"mi": mi, "nt": nt, "rows": 96, "kt": 4, "pack_b": shape.m >= 4 * mi}
 
-    def _tile_shapes(self, target: Target) -> list[tuple[int, int]]:
+    @staticmethod
+    def _tile_shapes(shape: _Shape, target: Target) -> list[tuple[int, int]]:
+        """(rows, 16-column panels) register tiles that divide the kernel, best first.
+
+        A tile needs mi * v accumulators, v vectors of B and one broadcast of A (v = vectors per
+        tile row); over the register file LLVM spills the accumulators (3x slower). Order: most
+        accumulators (latency hiding, loads per FMA), then taller tiles.
+        """
         lanes = _lanes(target)
-        budget = 24 if lanes >= 16 else 12
-        return [(mi, nt) for mi, nt in TILE_SHAPES if mi * nt * PANEL // lanes <= budget]
+        registers = 32 if lanes >= 16 else 16
+        panels = shape.n // PANEL if shape.n % PANEL == 0 else 0
+        heights = [d for d in range(min(shape.m, 8), 0, -1) if shape.m % d == 0]
+        shapes = []
+        for mi in heights:
+            for nt in (range(1, 5) if panels else (1,)):
+                v = -(-(nt * PANEL if panels else shape.n) // lanes)
+                if (not panels or panels % nt == 0) and v * (mi + 1) + 1 <= registers:
+                    shapes.append((mi, nt, mi * v))
+        shapes.sort(key=lambda t: (-t[2], -t[0]))
+        return [(mi, nt) for mi, nt, _ in shapes]
+
+    @staticmethod
+    def _effective(shape: _Shape, knobs: Knobs) -> tuple[int, ...]:
+        """What a knob point does to this kernel (rows blocks and unrolls clipped to the loops)."""
+        mi, nt = int(knobs["mi"]), int(knobs["nt"])
+        tiles = shape.m // mi if shape.m % mi == 0 else 0
+        mb = _largest_divisor(tiles, max(1, int(knobs["rows"]) // mi)) if tiles else 0
+        kt = _largest_divisor(shape.k, int(knobs["kt"]))
+        return mi, nt, mb, kt, int(bool(knobs.get("pack_b", True)) and bool(shape.pack))
 
     def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         shape = _Shape(sch)

@@ -97,9 +97,10 @@ class ReductionTemplate(ScheduleTemplate):
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         lanes = _lanes(target)
+        grains = (1, 8) if target.threads > 1 else (1,)   # rows per parallel task
         return [{"vec": v, "fuse_rows": f, "unroll": u, "grain": g}
-                for v in (lanes, 2 * lanes) for f in (True, False) for u in (1, 4)
-                for g in (1, 8)]
+                for v in (2 * lanes, lanes) for f in (True, False) for u in (4, 1)
+                for g in grains]
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         return {"vec": 2 * _lanes(target), "fuse_rows": True, "unroll": 4, "grain": 1}

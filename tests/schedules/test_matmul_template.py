@@ -1,0 +1,61 @@
+"""MatmulTemplate: every space point equals the default bit for bit (ragged M/N, batched,
+run-time and packed B, fused epilogue, 1 and 2 threads); spaces stay small; bad knobs raise."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import helper
+
+from onnxjit.compiler.errors import KnobError
+from onnxjit.compiler.tvm_api import Schedule
+from onnxjit.schedules.matmul import MatmulTemplate
+from tests.helpers import make_model
+from tests.schedules.knob_check import check_space, kernels
+
+RNG = np.random.default_rng(0)
+
+
+def _f32(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def _constant_b_model(m: int, k: int, n: int):  # noqa: ANN202
+    a, w, b = _f32(m, k), _f32(k, n), _f32(n)
+    nodes = [helper.make_node("MatMul", ["a", "w"], ["y"]),
+             helper.make_node("Add", ["y", "b"], ["z"]),
+             helper.make_node("Gelu", ["z"], ["out"])]
+    return make_model(nodes, {"a": a}, ["out"], {"w": w, "b": b}), {"a": a}
+
+
+@pytest.mark.parametrize("m,k,n", [(13, 20, 37), (24, 16, 32), (5, 9, 48)])
+def test_packed_weights_all_points_equal(m: int, k: int, n: int) -> None:
+    model, feeds = _constant_b_model(m, k, n)
+    assert check_space(model, feeds, MatmulTemplate()) >= 3
+
+
+def test_runtime_batched_b_all_points_equal() -> None:
+    a, b = _f32(2, 14, 12), _f32(2, 12, 21)
+    model = make_model([helper.make_node("MatMul", ["a", "b"], ["y"])], {"a": a, "b": b}, ["y"])
+    assert check_space(model, {"a": a, "b": b}, MatmulTemplate()) >= 10
+
+
+def test_gemm_narrow_n_two_threads() -> None:
+    a, b, c = _f32(19, 8), _f32(8, 5), _f32(5)
+    node = helper.make_node("Gemm", ["a", "b", "c"], ["y"], alpha=0.5)
+    model = make_model([node], {"a": a, "b": b}, ["y"], {"c": c})
+    check_space(model, {"a": a, "b": b}, MatmulTemplate(), threads=2)
+
+
+def test_two_threads_all_points_equal() -> None:
+    model, feeds = _constant_b_model(30, 16, 40)
+    check_space(model, feeds, MatmulTemplate(), threads=2)
+
+
+def test_tile_height_must_divide_rows() -> None:
+    model, feeds = _constant_b_model(13, 8, 16)     # 13 rows pad to 18: 4 does not divide
+    ks, _, _, target = kernels(model, feeds)
+    template = MatmulTemplate()
+    assert all(18 % int(p["mi"]) == 0 for p in template.space(ks[0], target))
+    knobs = {**template.default(ks[0], target), "mi": 4}
+    with pytest.raises(KnobError):
+        template.apply(Schedule(ks[0].func), ks[0], knobs, target)
