@@ -31,7 +31,7 @@ class BodyFunc:
 
 
 def lower_body(ctx: LowerContext, body: Graph, in_types: Sequence[tuple[tuple[int, ...], str]],
-               captures: Sequence[tuple[str, te.Tensor]]) -> BodyFunc:
+               captures: Sequence[tuple[str, te.Tensor, np.ndarray | None]]) -> BodyFunc:
     """The body as one step's PrimFunc; `in_types` gives each body input's (shape, dtype)."""
     if len(in_types) != len(body.inputs):
         raise ctx.error(f"body has {len(body.inputs)} inputs, the op supplies {len(in_types)}")
@@ -40,10 +40,12 @@ def lower_body(ctx: LowerContext, body: Graph, in_types: Sequence[tuple[tuple[in
     for i, (name, (shape, dtype)) in enumerate(zip(body.inputs, in_types)):
         tensors[name] = te.placeholder(shape, dtype, name=f"body_in{i}")
         args.append(tensors[name])
-    for i, (name, outer) in enumerate(captures):
+    constants: dict[str, np.ndarray] = dict(body.constants)
+    for i, (name, outer, value) in enumerate(captures):
         tensors[name] = te.placeholder(tuple(outer.shape), outer.dtype, name=f"body_cap{i}")
         args.append(tensors[name])
-    constants: dict[str, np.ndarray] = dict(body.constants)
+        if value is not None:  # an outer constant (axes, shapes): the body's lowerings see it
+            constants[name] = value
     types = {n: t for n, t in body.types.items()}
     for name, tensor in tensors.items():
         types[name] = TensorType(str(tensor.dtype), tuple(int(d) for d in tensor.shape))

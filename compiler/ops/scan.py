@@ -137,11 +137,12 @@ def _extern(ctx: LowerContext, inputs: Sequence[te.Tensor], out_types: Sequence[
     return list(result) if isinstance(result, (list, tuple)) else [result]
 
 
-def _captures(ctx: LowerContext, body: Graph) -> tuple[list[int], list[tuple[str, te.Tensor]]]:
+def _captures(ctx: LowerContext, body: Graph
+              ) -> tuple[list[int], list[tuple[str, te.Tensor, np.ndarray | None]]]:
     names = captured_values(body)
     first = len(ctx.node.inputs) - len(names)
     slots = list(range(first, len(ctx.node.inputs)))
-    return slots, [(n, ctx.input(s)) for n, s in zip(names, slots)]
+    return slots, [(n, ctx.input(s), ctx.const(s)) for n, s in zip(names, slots)]
 
 
 @register("Scan", kind=OpKind.OPAQUE, since=9)
@@ -176,7 +177,7 @@ def lower_scan(ctx: LowerContext) -> list[te.Tensor]:
         out_slices.append(Sliced(n_states + j, axis, bool(out_dirs[j])))
     sources: list[Source] = [("state", k) for k in range(n_states)]
     sources += [("slice", Sliced(n_states + i, axes[i], bool(in_dirs[i]))) for i in range(m)]
-    inputs = [ctx.input(i) for i in range(n_states + m)] + [t for _, t in captures]
+    inputs = [ctx.input(i) for i in range(n_states + m)] + [t for _, t, _ in captures]
     caps = list(range(n_states + m, n_states + m + len(captures)))
     del cap_slots
     return _extern(ctx, inputs, out_types, lambda ins, outs: loop_stmt(
@@ -211,7 +212,7 @@ def lower_loop(ctx: LowerContext) -> list[te.Tensor]:
         out_types.append(([length, *_shape(buf)], str(buf.dtype)))
         out_slices.append(Sliced(n_states + j, 0, False))
     sources: list[Source] = [("iter",), ("true",)] + [("state", k) for k in range(n_states)]
-    inputs = [ctx.input(2 + k) for k in range(n_states)] + [t for _, t in captures]
+    inputs = [ctx.input(2 + k) for k in range(n_states)] + [t for _, t, _ in captures]
     caps = list(range(n_states, n_states + len(captures)))
     return _extern(ctx, inputs, out_types, lambda ins, outs_: loop_stmt(
         ins, outs_, bf, length, sources, n_states, list(range(n_states)), out_slices, caps,

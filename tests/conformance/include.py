@@ -70,6 +70,7 @@ OPS: dict[str, str] = {
     "Scan": r"^test_scan(9)?_\w+$",
     "Loop": r"^test_loop\d+\w*$",
     "CausalConvWithState": r"^test_causal_conv_with_state_\w+$",
+    "LinearAttention": r"^test_linear_attention_\w+$",
     "Attention": r"^test_attention_\w+$",
 }
 
