@@ -104,7 +104,7 @@ class ConvTemplate(ScheduleTemplate):
         if impl == "sparse" and not spec["block"]:
             raise KnobError("sparse point for a conv without a sparse packing")
         tiling = Tiling(impl, int(knobs["v"]), int(knobs["ct"]), int(knobs["cu"]),
-                        str(knobs["mode"]), getattr(target, "vector_lanes", 8))
+                        str(knobs["mode"]), getattr(target, "vector_lanes", 8), int(knobs.get("cob", 0)))
         shapes = [tuple(int(d) for d in p.shape) for p in kernel.func.params]
         epi = Epilogue(tuple(spec["post"]), float(spec["lo"]), float(spec["hi"]))
         try:

@@ -25,6 +25,7 @@ class Tiling:
     cu: int            # dense: input-channel unroll
     mode: str          # "flat" | "rows"
     lanes: int
+    cob: int = 0       # dense: channel tiles per cache block (0: all)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def conv_kernel(g: ConvGeometry, epi: Epilogue, tl: Tiling, shapes: list[tuple[i
     RV, RR = divmod(rem, L)
     crop = flat and g.wq != g.wo
     NB = g.mg // CT
+    COB = tl.cob if (not sparse and tl.cob > 0 and NB % tl.cob == 0) else NB
     T_, KW, CG, MG = g.taps, g.kw, g.cg, g.mg
     HOWO, MHOWO = g.ho * g.wo, g.m * g.ho * g.wo
     XQ = max(g.xq_len, 1)
@@ -140,28 +142,30 @@ def conv_kernel(g: ConvGeometry, epi: Epilogue, tl: Tiling, shapes: list[tuple[i
         store(Yf, Bf, Rf, acc, n, ib * CT, base, ybase, nv, nr)
 
     @T.macro
-    def tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, base, ybase, nv, nr):
+    def tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, gi, cbo, base, ybase, nv, nr):
         if sparse:
             for ib in T.serial(NB):
                 sparse_tile(Xs, val, off, ptr, Yf, Bf, Rf, acc, n, ib, base, ybase, nv, nr)
         else:
-            for gi in T.serial(g.group):
-                for cb in T.serial(NB):
-                    dense_tile(Xs, Wf, Yf, Bf, Rf, acc, n, gi, cb, base, ybase, nv, nr)
+            for cbi in T.serial(COB):
+                dense_tile(Xs, Wf, Yf, Bf, Rf, acc, n, gi, cbo * COB + cbi, base, ybase, nv, nr)
 
     @T.macro
     def sweep(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n):
-        if flat:
-            for pt in T.serial(NT):
-                tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, pt * MR, pt * MR, V, 0)
-            if RV + RR > 0:
-                tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, NT * MR, NT * MR, RV, RR)
-        else:
-            for y in T.serial(g.ho):
-                for pt in T.serial(NT):
-                    tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, y * WQ + pt * MR, y * WO + pt * MR, V, 0)
-                if RV + RR > 0:
-                    tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, y * WQ + NT * MR, y * WO + NT * MR, RV, RR)
+        # dense: blocks of COB channel tiles outermost, so their weights stay in cache
+        for gi in T.serial(1 if sparse else g.group):
+            for cbo in T.serial(1 if sparse else NB // COB):
+                if flat:
+                    for pt in T.serial(NT):
+                        tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, gi, cbo, pt * MR, pt * MR, V, 0)
+                    if RV + RR > 0:
+                        tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, gi, cbo, NT * MR, NT * MR, RV, RR)
+                else:
+                    for y in T.serial(g.ho):
+                        for pt in T.serial(NT):
+                            tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, gi, cbo, y * WQ + pt * MR, y * WO + pt * MR, V, 0)
+                        if RV + RR > 0:
+                            tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, gi, cbo, y * WQ + NT * MR, y * WO + NT * MR, RV, RR)
 
     AV = max(V, RV + (1 if RR else 0), 1)
 
@@ -182,14 +186,22 @@ def conv_kernel(g: ConvGeometry, epi: Epilogue, tl: Tiling, shapes: list[tuple[i
         else:
             Xq = T.alloc_buffer((XQ,), "float32")
             for n in T.serial(g.n):
-                for ci, ph, i in T.grid(g.c, g.planes, g.hq):
-                    for j in T.serial(WQ):
-                        yy = T.meta_var(ph // g.sw + g.sh * i - g.pt)
-                        xx = T.meta_var(ph % g.sw + g.sw * j - g.pl)
-                        Xq[ci * CPL + ph * PL + i * WQ + j] = T.if_then_else(
-                            yy >= 0 and yy < g.h and xx >= 0 and xx < g.w,
-                            Xf[n * XLEN + ci * g.h * g.w + T.max(T.min(yy, g.h - 1), 0) * g.w + T.max(T.min(xx, g.w - 1), 0)],
-                            T.float32(0))
+                # zero (padding and the spare row), then copy each phase's valid rows
+                for e0 in T.serial(XQ // 64):
+                    for e1 in T.vectorized(64):
+                        Xq[e0 * 64 + e1] = T.float32(0)
+                for e in T.serial(XQ % 64):
+                    Xq[XQ - XQ % 64 + e] = T.float32(0)
+                for ci in T.serial(g.c):
+                    for ph in T.unroll(g.planes):
+                        for i in T.serial(g.hq):
+                            yy = T.meta_var(ph // g.sw + g.sh * i - g.pt)
+                            if yy >= 0 and yy < g.h:
+                                j0 = T.meta_var(T.max((g.pl - ph % g.sw + g.sw - 1) // g.sw, 0))
+                                j1 = T.meta_var(T.min((g.w + g.pl - ph % g.sw + g.sw - 1) // g.sw, WQ))
+                                for j in T.serial(j1 - j0):
+                                    Xq[ci * CPL + ph * PL + i * WQ + j0 + j] = Xf[
+                                        n * XLEN + ci * g.h * g.w + yy * g.w + ph % g.sw + g.sw * (j0 + j) - g.pl]
                 sweep(Xq, Wf, val, off, ptr, Yf, B, Rf, acc, n)
 
     return func
