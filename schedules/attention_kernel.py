@@ -247,12 +247,16 @@ class _Gen:
             w("al[q] = exp2(m[q] - mx[q])")
             w("m[q] = mx[q]")
             w("ls[q] = T.float32(0)")
+        # exp in vector-register-sized chunks: a BQ-wide polynomial would spill its temporaries
+        L = self.c.lanes
         w(f"for j in T.serial({nk}):")
         with w.indent():
-            w(f"for q in T.vectorized({BQ}):")
+            w(f"for qc in T.serial({BQ // L}):")
             with w.indent():
-                w("St[j, q] = exp2(St[j, q] - mx[q])")
-                w("ls[q] = ls[q] + St[j, q]")
+                w(f"for q in T.vectorized({L}):")
+                with w.indent():
+                    w(f"St[j, qc * {L} + q] = exp2(St[j, qc * {L} + q] - mx[qc * {L} + q])")
+                    w(f"ls[qc * {L} + q] = ls[qc * {L} + q] + St[j, qc * {L} + q]")
         w(f"for q in T.vectorized({BQ}):")
         with w.indent():
             w("l[q] = l[q] * al[q] + ls[q]")
