@@ -10,6 +10,7 @@ from onnxjit.schedules.causal_conv import CausalConvTemplate
 from onnxjit.schedules.conv import ConvTemplate
 from onnxjit.schedules.cumsum import CumSumTemplate
 from onnxjit.schedules.elementwise import ElementwiseTemplate
+from onnxjit.schedules.linear_attention import LinearAttentionTemplate
 from onnxjit.schedules.fallback import FallbackTemplate
 from onnxjit.schedules.matmul import MatmulTemplate
 from onnxjit.schedules.reduction import ReductionTemplate
@@ -30,6 +31,7 @@ TEMPLATES: tuple[ScheduleTemplate, ...] = (
     LinearScanTemplate(),
     SelectiveScanTemplate(),
     CausalConvTemplate(),
+    LinearAttentionTemplate(),
     TirExternTemplate(),
     FallbackTemplate(),
 )

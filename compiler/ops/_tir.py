@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from onnxjit.compiler.lower_context import LowerContext
-from onnxjit.compiler.tvm_api import PrimFunc, te, top_block_annotations
+from onnxjit.compiler.tvm_api import PrimFunc, te, tirx, top_block_annotations
 
 SPEC_KEY = "onnxjit_spec"
 
@@ -47,3 +47,17 @@ def prod(dims: Sequence[int]) -> int:
     for d in dims:
         out *= int(d)
     return out
+
+
+def internalise_params(func: PrimFunc, keep: Sequence[bool]) -> PrimFunc:
+    """`func` without the parameters whose `keep` is False: they become internal buffers.
+
+    Hand-written kernels take every optional input; a node without some of them gets a kernel
+    whose signature matches its lowering (absent inputs are never read: the contents do not
+    matter).
+    """
+    params = list(func.params)
+    dropped = [p for p, k in zip(params, keep) if not k]
+    stmts = [*(tirx.AllocBuffer(p) for p in dropped), func.body]
+    body = tirx.SeqStmt(stmts) if len(stmts) > 1 else func.body
+    return tirx.PrimFunc([p for p, k in zip(params, keep) if k], body, attrs=func.attrs)

@@ -1,0 +1,196 @@
+"""CPU template for LinearAttention (float32): the token-by-token column sweep (every rule).
+
+On CPUs the recurrent form beats the chunk-parallel and WY forms (those pay on tensor cores;
+shared/notes/proto-scan.md §3), so prefill and T=1 decode share this kernel. Per (batch, kv head)
+the d_k x d_v state lives in a kernel-owned buffer (L1; sweeping a kernel-owned copy avoids the
+4 KiB aliasing with the caller's q/k rows). Per token one sweep over its rows, `cb` column vectors
+at a time, does everything:
+    s = e_i S[i] + k_i w            (S <- decayed state + rank-1 update; e = 1 for ungated rules)
+    o += q_i s                       (readout, one accumulator per query head of the group)
+    r' += (k ⊙ e)_{t+1, i} s         (delta rules: the next token's retrieval S^T k, carried)
+with w = β (v - r) for the delta rules (r carried from the previous sweep) and w = v otherwise.
+Threads split the (batch, kv head) pairs.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from onnxjit.compiler.errors import KnobError
+from onnxjit.compiler.ops._tir import internalise_params, read_spec
+from onnxjit.compiler.tvm_api import PrimFunc, T
+from onnxjit.schedules._vecmath import bcast, splat, vexp
+from onnxjit.schedules.base import Knobs, ScheduleTemplate
+
+if TYPE_CHECKING:
+    from onnxjit.compiler.kernel import Kernel
+    from onnxjit.targets.base import Target
+
+F32 = "float32"
+
+
+class LinearAttentionTemplate(ScheduleTemplate):
+    name = "linear_attention"
+
+    def _spec(self, kernel: Kernel) -> dict[str, Any] | None:
+        if kernel.op_types != ("LinearAttention",):
+            return None
+        spec = read_spec(kernel.func)
+        if spec is None or spec.get("op") != "LinearAttention":
+            return None
+        if spec["dtype"] != F32 or spec["state_dtype"] != F32:
+            return None
+        if len(kernel.func.params) != 5 + spec["past"] + spec["gated"] + spec["delta"]:
+            return None
+        return spec
+
+    def applicable(self, kernel: Kernel, target: Target) -> bool:
+        return target.name == "cpu" and bool(self.space(kernel, target))
+
+    def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
+        spec = self._spec(kernel)
+        if spec is None:
+            return []
+        lanes = getattr(target, "vector_lanes", 8)
+        dk, dv = int(spec["dk"]), int(spec["dv"])
+        if spec["decay_per_key"] and dk % lanes:
+            return []
+        return [{"cb": cb, "unroll": u} for cb in (1, 2, 4) for u in (1, 2)
+                if dv % (cb * lanes) == 0 and dk % u == 0]
+
+    def default(self, kernel: Kernel, target: Target) -> Knobs:
+        space = self.space(kernel, target)
+        return {"cb": 2, "unroll": 2} if {"cb": 2, "unroll": 2} in space else space[0]
+
+    def apply(self, sch: Any, kernel: Kernel, knobs: Knobs, target: Target) -> None:
+        raise KnobError("linear_attention template generates its loop nest (instantiate)")
+
+    def instantiate(self, kernel: Kernel, knobs: Knobs, target: Target) -> PrimFunc:
+        spec = self._spec(kernel)
+        if spec is None or dict(knobs) not in [dict(k) for k in self.space(kernel, target)]:
+            raise KnobError(f"linear_attention: knobs {dict(knobs)} do not fit this kernel")
+        lanes = getattr(target, "vector_lanes", 8)
+        func = sweep_kernel(spec, lanes, int(knobs["cb"]), int(knobs["unroll"]), target.threads)
+        keep = [True, True, True, spec["past"], spec["gated"], spec["delta"], True, True]
+        return internalise_params(func, keep).with_attr("global_symbol", kernel.name)
+
+
+def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: int) -> PrimFunc:
+    batch, length, hq, hkv = (int(spec[key]) for key in ("B", "T", "Hq", "Hkv"))
+    dk, dv = int(spec["dk"]), int(spec["dv"])
+    group, scale = hq // hkv, float(spec["scale"])
+    gated, delta, has_past = bool(spec["gated"]), bool(spec["delta"]), bool(spec["past"])
+    per_key, b_head = bool(spec["decay_per_key"]), bool(spec["beta_per_head"])
+    ps = (batch, hkv, dk, dv) if has_past else (1, 1, 1, 1)
+    gs = (batch, length, hkv * dk if per_key else hkv) if gated else (1, 1, 1)
+    bs = (batch, length, hkv if b_head else 1) if delta else (1, 1, 1)
+    span = cb * w                                    # columns per sweep block
+    head_loop = T.parallel if threads > 1 else T.serial
+    lane = T.ramp(0, 1, w)
+
+    def decay_vec(g: Any, b: Any, t: Any, h: Any, c: Any, e1: Any) -> Any:
+        """exp(g_t) for key rows c*w .. c*w+w-1 (per head: the scalar e1[0], already exp'd)."""
+        if per_key:
+            return vexp(g[b, t, T.ramp(h * dk + c * w, 1, w)], w)
+        return bcast(e1[0], w)
+
+    def e_row(e: Any, e1: Any, i: Any) -> Any:
+        return bcast(e[i], w) if per_key else bcast(e1[0], w)
+
+    def beta(be: Any, b: Any, t: Any, h: Any) -> Any:
+        return bcast(be[b, t, h] if b_head else be[b, t, 0], w)
+
+    @T.prim_func
+    def func(q: T.Buffer((batch, length, hq * dk), F32), k: T.Buffer((batch, length, hkv * dk), F32),
+             v: T.Buffer((batch, length, hkv * dv), F32), past: T.Buffer(ps, F32),
+             g: T.Buffer(gs, F32), be: T.Buffer(bs, F32),
+             out: T.Buffer((batch, length, hq * dv), F32),
+             present: T.Buffer((batch, hkv, dk, dv), F32)) -> None:
+        T.func_attr({"tir.noalias": True})
+        for bh in head_loop(batch * hkv):
+            b = T.meta_var(bh // hkv)
+            h = T.meta_var(bh % hkv)
+            s = T.alloc_buffer((dk, dv), F32)            # kernel-owned state
+            e = T.alloc_buffer((dk,), F32)               # this token's decay per key row
+            e1 = T.alloc_buffer((1,), F32)               # a per-head decay, exp'd once
+            kg = T.alloc_buffer((dk,), F32)              # next token's k ⊙ e (delta rules)
+            r = T.alloc_buffer((dv,), F32)               # carried retrieval S^T (k ⊙ e)
+            for i in T.serial(dk):
+                for c in T.serial(dv // w):
+                    if has_past:
+                        s[i, T.ramp(c * w, 1, w)] = past[b, h, i, T.ramp(c * w, 1, w)]
+                    else:
+                        s[i, T.ramp(c * w, 1, w)] = splat(0.0, w)
+            if delta:
+                # kg = k_0 ⊙ e_0 and r = S^T kg, as if a sweep had preceded token 0
+                for c in T.serial(dk // w):
+                    kg[T.ramp(c * w, 1, w)] = k[b, 0, T.ramp(h * dk + c * w, 1, w)]
+                if gated:
+                    if not per_key:
+                        e1[0] = T.exp(g[b, 0, h])
+                    for c in T.serial(dk // w):
+                        kg[T.ramp(c * w, 1, w)] = (kg[T.ramp(c * w, 1, w)]
+                                                   * decay_vec(g, b, 0, h, c, e1))
+                for c in T.serial(dv // w):
+                    r[T.ramp(c * w, 1, w)] = splat(0.0, w)
+                    for i in T.serial(dk):
+                        r[T.ramp(c * w, 1, w)] = (r[T.ramp(c * w, 1, w)]
+                                                  + bcast(kg[i], w) * s[i, T.ramp(c * w, 1, w)])
+            for t in T.serial(length):
+                if delta:
+                    tn = T.meta_var(T.min(t + 1, length - 1))
+                    if gated and not per_key:
+                        e1[0] = T.exp(g[b, tn, h])
+                    for c in T.serial(dk // w):
+                        if gated:
+                            kg[T.ramp(c * w, 1, w)] = (k[b, tn, T.ramp(h * dk + c * w, 1, w)]
+                                                       * decay_vec(g, b, tn, h, c, e1))
+                        else:
+                            kg[T.ramp(c * w, 1, w)] = k[b, tn, T.ramp(h * dk + c * w, 1, w)]
+                if gated:
+                    if per_key:
+                        for c in T.serial(dk // w):
+                            e[T.ramp(c * w, 1, w)] = decay_vec(g, b, t, h, c, e1)
+                    else:
+                        e1[0] = T.exp(g[b, t, h])
+                for jb in T.serial(dv // span):
+                    wv = T.alloc_buffer((cb, w), F32, scope="global")
+                    oa = T.alloc_buffer((group * cb, w), F32, scope="global")
+                    rn = T.alloc_buffer((cb, w), F32, scope="global")
+                    for c in T.unroll(cb):
+                        col = T.meta_var(jb * span + c * w)
+                        if delta:
+                            wv[c, lane] = beta(be, b, t, h) * (v[b, t, T.ramp(h * dv + col, 1, w)]
+                                                               - r[T.ramp(col, 1, w)])
+                            rn[c, lane] = splat(0.0, w)
+                        else:
+                            wv[c, lane] = v[b, t, T.ramp(h * dv + col, 1, w)]
+                        for gq in T.unroll(group):
+                            oa[gq * cb + c, lane] = splat(0.0, w)
+                    for io in T.serial(dk // unroll):
+                        for ii in T.unroll(unroll):
+                            i = T.meta_var(io * unroll + ii)
+                            for c in T.unroll(cb):
+                                col = T.meta_var(jb * span + c * w)
+                                if gated:
+                                    s[i, T.ramp(col, 1, w)] = (e_row(e, e1, i) * s[i, T.ramp(col, 1, w)]
+                                                               + bcast(k[b, t, h * dk + i], w) * wv[c, lane])
+                                else:
+                                    s[i, T.ramp(col, 1, w)] = (s[i, T.ramp(col, 1, w)]
+                                                               + bcast(k[b, t, h * dk + i], w) * wv[c, lane])
+                                for gq in T.unroll(group):
+                                    oa[gq * cb + c, lane] = (oa[gq * cb + c, lane] + bcast(
+                                        q[b, t, (h * group + gq) * dk + i], w) * s[i, T.ramp(col, 1, w)])
+                                if delta:
+                                    rn[c, lane] = rn[c, lane] + bcast(kg[i], w) * s[i, T.ramp(col, 1, w)]
+                    for c in T.unroll(cb):
+                        col = T.meta_var(jb * span + c * w)
+                        for gq in T.unroll(group):
+                            out[b, t, T.ramp((h * group + gq) * dv + col, 1, w)] = (
+                                oa[gq * cb + c, lane] * splat(scale, w))
+                        if delta:
+                            r[T.ramp(col, 1, w)] = rn[c, lane]
+            for i in T.serial(dk):
+                for c in T.serial(dv // w):
+                    present[b, h, i, T.ramp(c * w, 1, w)] = s[i, T.ramp(c * w, 1, w)]
+
+    return func
