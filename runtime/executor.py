@@ -40,6 +40,18 @@ def _unreferenced(array: np.ndarray) -> bool:
     return sys.getrefcount(array) <= 3 and (base is None or sys.getrefcount(base) <= 3)
 
 
+def _compact(array: np.ndarray) -> np.ndarray:
+    """`array` with the strides TVM checks for: numpy gives empty arrays arbitrary ones (a
+    (2, 0, 4) view has byte strides (16, 16, 4)), TVM expects the row-major products (0, 16, 4)."""
+    if array.size:
+        return array
+    strides, step = [], array.itemsize
+    for dim in reversed(array.shape):
+        strides.append(step)
+        step *= dim
+    return np.lib.stride_tricks.as_strided(array, array.shape, tuple(reversed(strides)))
+
+
 def aligned_copy(value: np.ndarray) -> np.ndarray:
     out = aligned_empty(tuple(value.shape), value.dtype)
     out[...] = value
@@ -62,7 +74,7 @@ class Executor:
             self.arrays[name] = aligned_copy(np.asarray(value))
         self._folded_outputs = {o: compiled.graph.constants[o] for o in plan.outputs
                                 if o in compiled.graph.constants}
-        tensors = {name: as_tensor(array) for name, array in self.arrays.items()}
+        tensors = {name: as_tensor(_compact(array)) for name, array in self.arrays.items()}
         self.calls: list[tuple[Any, tuple[Any, ...], KernelCall]] = []
         for step in plan.kernel_calls:
             function = compiled.module[step.kernel]
