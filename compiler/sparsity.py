@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 BLOCK_ROWS = (8, 4, 2, 1)     # candidate BR, largest first
-STEP_COST = 1.5               # per stored block: index load, loop step, input-row loads
-ROW_COST = 0.65               # per row of a block: broadcast + FMAs
+STEP_COST = 1.3               # per stored block: index load, loop step, input-row loads
+ROW_COST = 0.9                # per row of a block: broadcast + FMAs (a full block costs > dense)
 SPARSE_MARGIN = 0.85          # sparse must beat dense by this factor ("never slower than dense")
 
 
