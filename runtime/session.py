@@ -19,7 +19,7 @@ from onnxjit.compiler.errors import InputError
 from onnxjit.compiler.graph import Dim, Graph
 from onnxjit.compiler.importer import ModelSource, import_model
 from onnxjit.compiler.pipeline import Chooser, CompiledModel, compile_graph
-from onnxjit.compiler.specialize import InputSignature, signature
+from onnxjit.compiler.specialize import InputSignature, dtype_name, signature
 from onnxjit.compiler.support import check_supported
 from onnxjit.runtime.executor import Executor
 from onnxjit.runtime.jit_tuning import TuningJob, start_tuning
@@ -174,7 +174,7 @@ def _checked_feed(graph: Graph, model: str, name: str, value: np.ndarray) -> np.
     tt = graph.types.get(name)
     if tt is None:
         return value
-    if str(value.dtype) != tt.dtype:
+    if dtype_name(value.dtype) != tt.dtype:
         raise InputError(f"model {model!r}: input {name!r} has dtype {value.dtype}, "
                          f"expected {tt.dtype} ({_ort_type(tt.dtype)})")
     if tt.shape is not None:
