@@ -1,19 +1,23 @@
 """onnx's backend conformance node tests, run through onnxjit (the selection: include.py).
 
 Known failures (include.KNOWN_FAILURES) are strict xfails: a fix turns them into XPASS failures,
-so the list is kept true.
+so the list is kept true. Tests of include.SLOW_OPS are also marked `slow`: tests/conformance/
+conftest.py leaves them out unless the -m expression names `slow` (or ONNXJIT_SLOW=1).
 """
 from __future__ import annotations
 
 import pytest
 
 from tests.conformance.harness import node_test_case
-from tests.conformance.include import known_failure
+from tests.conformance.include import SLOW_OPS, known_failure, op_of
 
 OnnxBackendNodeModelTest = node_test_case(__name__)
 for _name in [n for n in vars(OnnxBackendNodeModelTest) if n.startswith("test_")]:
+    _func = getattr(OnnxBackendNodeModelTest, _name)
     if (_why := known_failure(_name)) is not None:
-        _func = getattr(OnnxBackendNodeModelTest, _name)
-        setattr(OnnxBackendNodeModelTest, _name, pytest.mark.xfail(reason=_why, strict=True)(_func))
+        _func = pytest.mark.xfail(reason=_why, strict=True)(_func)
+    if op_of(_name) in SLOW_OPS:
+        _func = pytest.mark.slow(_func)
+    setattr(OnnxBackendNodeModelTest, _name, _func)
 
 OnnxBackendNodeModelTest = pytest.mark.conformance(OnnxBackendNodeModelTest)
