@@ -151,9 +151,11 @@ class MatmulTemplate(ScheduleTemplate):
         kt = _largest_divisor(shape.k, int(knobs["kt"]))
         ko, ki = sch.split(k, [None, kt])
         sch.reorder(*batch, io_o, jo, io_i, ko, ki, ii, ji)
-        consumers = list(sch.get_consumers(acc))
-        for consumer in consumers:
-            try_apply(lambda c=consumer: sch.reverse_compute_at(c, io_i))
+        tile_depth = len(batch) + 3             # loops down to io_i
+        epilogues: list[tuple[SBlockRV, int]] = []   # (block, loops of its own under the tile)
+        for consumer in sch.get_consumers(acc):
+            if try_apply(lambda c=consumer: sch.reverse_compute_at(c, io_i)):
+                epilogues.append((consumer, len(sch.get_loops(consumer)) - tile_depth))
         if nj % lanes == 0:
             vo, vi = sch.split(ji, [None, lanes])
             sch.unroll(vo)
@@ -170,20 +172,28 @@ class MatmulTemplate(ScheduleTemplate):
         if target.threads > 1:
             try_apply(lambda: sch.parallel(fused))
         sch.decompose_reduction(acc, ko)
-        for consumer in consumers:
-            _vectorize_inner(sch, consumer, lanes)
+        for block, n_own in epilogues:
+            _epilogue(sch, block, n_own, lanes)
         for name in keep:
             _schedule_pack(sch, sch.get_sblock(name), lanes, target.threads)
 
 
-def _vectorize_inner(sch: Schedule, block: SBlockRV, lanes: int) -> None:
+def _vectorize_inner(sch: Schedule, block: SBlockRV, lanes: int) -> LoopRV | None:
+    """Vectorises the block's innermost loop by `lanes`; returns the loop of whole vectors."""
     loops = sch.get_loops(block)
-    if not loops:
-        return
-    inner = loops[-1]
-    if extent(sch, inner) % lanes == 0:
-        _, vec = sch.split(inner, [None, lanes])
-        try_apply(lambda: sch.vectorize(vec))
+    if not loops or extent(sch, loops[-1]) % lanes:
+        return None
+    outer, vec = sch.split(loops[-1], [None, lanes])
+    try_apply(lambda: sch.vectorize(vec))
+    return outer
+
+
+def _epilogue(sch: Schedule, block: SBlockRV, n_own: int, lanes: int) -> None:
+    """The epilogue on a finished tile: fully unrolled, so the tile is read from registers."""
+    own = list(sch.get_loops(block))[-n_own:] if n_own > 0 else []
+    vec_outer = _vectorize_inner(sch, block, lanes) if own else None
+    for loop in [*own[:-1], *([vec_outer] if vec_outer is not None else [])]:
+        try_apply(lambda lp=loop: sch.unroll(lp))
 
 
 def _schedule_pack(sch: Schedule, block: SBlockRV, lanes: int, threads: int) -> None:
