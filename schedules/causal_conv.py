@@ -52,7 +52,7 @@ class CausalConvTemplate(ScheduleTemplate):
 
     def instantiate(self, kernel: Kernel, knobs: Knobs, target: Target) -> PrimFunc:
         spec = self._spec(kernel)
-        if spec is None or int(knobs["vec"]) < 1 or int(knobs["unroll"]) not in (1, 2):
+        if spec is None or dict(knobs) not in [dict(k) for k in self.space(kernel, target)]:
             raise KnobError(f"causal_conv: knobs {dict(knobs)} do not fit this kernel")
         func = conv_kernel(spec, int(knobs["vec"]), int(knobs["unroll"]), target.threads)
         return func.with_attr("global_symbol", kernel.name)

@@ -40,6 +40,8 @@ class CumSumTemplate(ScheduleTemplate):
     def instantiate(self, kernel: Kernel, knobs: Knobs, target: Target) -> PrimFunc:
         spec = _spec(kernel)
         assert spec is not None
+        if dict(knobs) not in [dict(k) for k in self.space(kernel, target)]:
+            raise KnobError(f"cumsum: bad knobs {dict(knobs)}")
         vec, unroll = int(knobs["vec"]), int(knobs["unroll"])
         if vec < 1 or unroll not in (1, 2):
             raise KnobError(f"cumsum: bad knobs {dict(knobs)}")
