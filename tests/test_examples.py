@@ -8,7 +8,6 @@ from types import ModuleType
 
 import numpy as np
 import onnxruntime as ort
-import pytest
 
 import onnxjit
 
@@ -31,7 +30,6 @@ def test_committed_model_is_what_the_generator_writes() -> None:
     assert MODEL.stat().st_size < 2 * 2**20
 
 
-@pytest.mark.slow
 def test_tiny_transformer_matches_onnxruntime() -> None:
     x = np.random.default_rng(0).standard_normal((2, 64, 64)).astype(np.float32)
     (ours,) = onnxjit.InferenceSession(MODEL, threads=1).run(None, {"x": x})
