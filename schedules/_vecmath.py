@@ -2,8 +2,8 @@
 
 `T.exp` lowers to scalar libm calls and `T.vectorized` cannot express horizontal reductions, so
 the recurrence kernels build their vector arithmetic from these (shared/notes/proto-scan.md).
-exp is Cephes-style: 2^n by exponent bits (no AVX-512 vscalef needed), degree-6 polynomial,
-~1e-7 relative error. Reciprocals use the hardware estimate plus one Newton step on x86.
+exp is 2^(x log2 e), Cephes-style: 2^n by exponent bits (no AVX-512 vscalef needed) and a
+degree-6 polynomial for the fraction, ~2e-7 relative error. Reciprocals use the hardware estimate plus one Newton step on x86.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from onnxjit.compiler.tvm_api import T
 
 Expr = Any
 LOG2E = 1.44269504088896341
-EXP_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
-            1.6666665459e-1, 5.0000001201e-1)
+EXP2_POLY = (1.535336188319500e-4, 1.339887440266574e-3, 9.618437357674640e-3,
+             5.550332471162809e-2, 2.402264791363012e-1, 6.931472028550421e-1)
 
 
 def splat(value: float, lanes: int) -> Expr:
@@ -26,18 +26,24 @@ def bcast(x: Expr, lanes: int) -> Expr:
     return T.Broadcast(x, lanes)
 
 
-def vexp(x: Expr, lanes: int) -> Expr:
-    """exp(x) on a float32 vector of `lanes` lanes (clamped to the finite range)."""
-    x = T.max(T.min(x, splat(88.3762626647950, lanes)), splat(-87.3365447505531, lanes))
-    n = T.floor(x * splat(LOG2E, lanes) + splat(0.5, lanes))
-    r = x - n * splat(0.693359375, lanes) + n * splat(2.12194440e-4, lanes)
-    p = splat(EXP_POLY[0], lanes)
-    for c in EXP_POLY[1:]:
-        p = p * r + splat(c, lanes)
-    p = p * r * r + r + splat(1.0, lanes)
+def vexp2(x2: Expr, lanes: int) -> Expr:
+    """2^x2 on a float32 vector: 2^n by exponent bits, 2^f (|f| <= 1/2) by Cephes' exp2f
+    polynomial (rel. err ~2e-7). x2 is clamped to [-126, 127.4] (exp underflows to 2^-126)."""
+    x2 = T.max(T.min(x2, splat(127.4, lanes)), splat(-126.0, lanes))
+    n = T.round(x2)
+    f = x2 - n
+    p = splat(EXP2_POLY[0], lanes)
+    for c in EXP2_POLY[1:]:
+        p = p * f + splat(c, lanes)
+    p = p * f + splat(1.0, lanes)
     bits = T.shift_left(T.Cast(f"int32x{lanes}", n) + T.Broadcast(T.int32(127), lanes),
                         T.Broadcast(T.int32(23), lanes))
     return p * T.reinterpret(f"float32x{lanes}", bits)
+
+
+def vexp(x: Expr, lanes: int) -> Expr:
+    """exp(x) on a float32 vector of `lanes` lanes (as 2^(x log2 e))."""
+    return vexp2(x * splat(LOG2E, lanes), lanes)
 
 
 def vrecip(d: Expr, lanes: int) -> Expr:

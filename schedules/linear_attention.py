@@ -58,8 +58,13 @@ class LinearAttentionTemplate(ScheduleTemplate):
                 if dv % (cb * lanes) == 0 and dk % u == 0]
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
+        # cb=4 shares each row's k/q broadcasts over 4 column vectors: the sweep is bound by one
+        # state store per 2-3 FMAs, so fewer other instructions per row is what counts.
         space = self.space(kernel, target)
-        return {"cb": 2, "unroll": 2} if {"cb": 2, "unroll": 2} in space else space[0]
+        for point in ({"cb": 4, "unroll": 1}, {"cb": 2, "unroll": 1}):
+            if point in space:
+                return point
+        return space[0]
 
     def apply(self, sch: Any, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         raise KnobError("linear_attention template generates its loop nest (instantiate)")

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.ops._tir import read_spec
 from onnxjit.compiler.tvm_api import PrimFunc, T
-from onnxjit.schedules._vecmath import bcast, transpose_reduce, tree_sum, vexp, vsigmoid
+from onnxjit.schedules._vecmath import (
+    LOG2E, bcast, transpose_reduce, tree_sum, vexp, vexp2, vsigmoid)
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ def selective_kernel(length: int, d: int, n: int, skip: bool, w: int, dbr: int,
                     for v in T.unroll(nv):
                         ch = T.meta_var(blk * dbr + k)
                         lane = T.meta_var(T.ramp(v * w, 1, w))
-                        hl[k, lane] = (vexp(bcast(dt[t, ch], w) * am[ch, lane], w) * hl[k, lane]
+                        hl[k, lane] = (vexp2(bcast(dt[t, ch] * T.float32(LOG2E), w) * am[ch, lane], w) * hl[k, lane]
                                        + bcast(dt[t, ch] * x[t, ch], w) * bm[t, lane])
                 rows = T.meta_var(T.ramp(blk * dbr, 1, dbr))
                 y[t, rows] = transpose_reduce(
@@ -184,7 +185,7 @@ def selective_kernel(length: int, d: int, n: int, skip: bool, w: int, dbr: int,
                     for v in T.unroll(nv):
                         ch = T.meta_var(blk * dbr + k)
                         lane = T.meta_var(T.ramp(v * w, 1, w))
-                        hl[k, lane] = (vexp(bcast(dt[t, ch], w) * am[ch, lane], w) * hl[k, lane]
+                        hl[k, lane] = (vexp2(bcast(dt[t, ch] * T.float32(LOG2E), w) * am[ch, lane], w) * hl[k, lane]
                                        + bcast(dt[t, ch] * x[t, ch], w) * bm[t, lane])
                 y[t, T.ramp(blk * dbr, 1, dbr)] = transpose_reduce(
                     [tree_sum([hl[k, T.ramp(v * w, 1, w)] * cm[t, T.ramp(v * w, 1, w)]
