@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 ROW_BLOCKS = (48, 96, 192)     # target rows of A per L2 block
 K_UNROLL = (4,)           # LLVM keeps 4-step unrolled tiles tight; 1 was ~5% slower
+# K blocks (0: the whole K per register tile). On the znver3 box hardware prefetch kept full-K
+# tiles at least as fast up to K = 16384 (71 vs 58 GF/s at K = 4096), so blocking is for tuning.
+K_BLOCKS = (0, 512)
 
 
 def _lanes(target: Target) -> int:
@@ -35,6 +38,12 @@ def _lanes(target: Target) -> int:
 
 def _largest_divisor(n: int, cap: int) -> int:
     return max(d for d in range(1, max(1, min(n, cap)) + 1) if n % d == 0)
+
+
+def _row_block(tiles: int, target: int) -> int:
+    """Row tiles per block: the smallest divisor of `tiles` reaching `target`. Rounding up, not
+    down: a prime tile count must not give one-tile blocks (B would be re-read per tile)."""
+    return min(d for d in range(1, tiles + 1) if tiles % d == 0 and (d >= target or d == tiles))
 
 
 class _Shape:
@@ -83,18 +92,20 @@ class MatmulTemplate(ScheduleTemplate):
             for mi, nt in tiles:
                 for rows in ROW_BLOCKS:
                     for kt in K_UNROLL:
-                        knobs = {"mi": mi, "nt": nt, "rows": rows, "kt": kt, "pack_b": pack}
-                        key = self._effective(shape, knobs)
-                        if key not in seen:
-                            seen.add(key)
-                            points.append(knobs)
+                        for kc in K_BLOCKS:
+                            knobs = {"mi": mi, "nt": nt, "rows": rows, "kt": kt, "kc": kc,
+                                     "pack_b": pack}
+                            key = self._effective(shape, knobs)
+                            if key not in seen:
+                                seen.add(key)
+                                points.append(knobs)
         return points[:64]
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         shape = _analyse(kernel)
         mi, nt = self._tile_shapes(shape, target)[0]
         # Packing a run-time B pays once a few row tiles reuse it.
-        return {"mi": mi, "nt": nt, "rows": 96, "kt": 4, "pack_b": shape.m >= 4 * mi}
+        return {"mi": mi, "nt": nt, "rows": 96, "kt": 4, "kc": 0, "pack_b": shape.m >= 4 * mi}
 
     @staticmethod
     def _tile_shapes(shape: _Shape, target: Target) -> list[tuple[int, int]]:
@@ -119,63 +130,84 @@ class MatmulTemplate(ScheduleTemplate):
 
     @staticmethod
     def _effective(shape: _Shape, knobs: Knobs) -> tuple[int, ...]:
-        """What a knob point does to this kernel (rows blocks and unrolls clipped to the loops)."""
-        mi, nt = int(knobs["mi"]), int(knobs["nt"])
-        tiles = shape.m // mi if shape.m % mi == 0 else 0
-        mb = _largest_divisor(tiles, max(1, int(knobs["rows"]) // mi)) if tiles else 0
+        """What a knob point does to this kernel: (tile rows (0 if it does not divide), tile
+        columns, row-block tiles, k unroll, K block (0: none), packs B)."""
+        mi = int(knobs["mi"]) if shape.m % int(knobs["mi"]) == 0 else 0
+        nt = int(knobs["nt"])
+        if shape.n < PANEL:
+            nj = shape.n
+        else:
+            nj = _largest_divisor(shape.n // PANEL, nt) * PANEL if shape.n % PANEL == 0 else PANEL
+        mb = _row_block(shape.m // mi, max(1, int(knobs["rows"]) // mi)) if mi else 0
         kt = _largest_divisor(shape.k, int(knobs["kt"]))
-        return mi, nt, mb, kt, int(bool(knobs.get("pack_b", True)) and bool(shape.pack))
+        kc = int(knobs.get("kc", 0))
+        kc = _largest_divisor(shape.k // kt, kc // kt) * kt if kc else 0
+        if kc * 2 > shape.k:
+            kc = 0
+        return mi, nj, mb, kt, kc, int(bool(knobs.get("pack_b", True)) and bool(shape.pack))
 
     def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         shape = _Shape(sch)
         lanes = _lanes(target)
+        pack_b = bool(knobs.get("pack_b", True))
         for pack in shape.pack:
-            if not knobs.get("pack_b", True):
+            if not pack_b:
                 sch.compute_inline(pack)
-        keep = {sch.get(p).name_hint for p in shape.pack if knobs.get("pack_b", True)}
+        keep = {sch.get(p).name_hint for p in shape.pack if pack_b}
         inline_spatial(sch, keep=keep)
         acc = sch.get_sblock(sch.get(shape.acc).name_hint)
         *batch, i, j, k = sch.get_loops(acc)
-        mi = int(knobs["mi"])
-        if shape.m % mi:
-            raise KnobError(f"tile height {mi} does not divide the {shape.m} rows")
-        nj = int(knobs["nt"]) * PANEL
-        if shape.n % nj:
-            nj = shape.n if shape.n < PANEL else _largest_divisor(shape.n // PANEL,
-                                                                 int(knobs["nt"])) * PANEL
-        tiles = shape.m // mi
-        mb = _largest_divisor(tiles, max(1, int(knobs["rows"]) // mi))
+        mi, nj, mb, kt, kc, _ = self._effective(shape, knobs)
+        if not mi:
+            raise KnobError(f"tile height {knobs['mi']} does not divide the {shape.m} rows")
         io, ii = sch.split(i, [None, mi])
         io_o, io_i = sch.split(io, [None, mb])
         jo, ji = sch.split(j, [None, nj])
-        kt = _largest_divisor(shape.k, int(knobs["kt"]))
-        ko, ki = sch.split(k, [None, kt])
-        sch.reorder(*batch, io_o, jo, io_i, ko, ki, ii, ji)
-        tile_depth = len(batch) + 3             # loops down to io_i
-        epilogues: list[tuple[SBlockRV, int]] = []   # (block, loops of its own under the tile)
+        if kc:
+            # K blocks: the row block's accumulators live in memory (L2) between blocks; LLVM
+            # still keeps each tile in registers within a block. Epilogue after the last block.
+            kb, kr = sch.split(k, [None, kc])
+            ko, ki = sch.split(kr, [None, kt])
+            sch.reorder(*batch, io_o, kb, jo, io_i, ko, ki, ii, ji)
+            anchor, depth = io_o, len(batch) + 1
+        else:
+            ko, ki = sch.split(k, [None, kt])
+            sch.reorder(*batch, io_o, jo, io_i, ko, ki, ii, ji)
+            anchor, depth = io_i, len(batch) + 3
+        epilogues: list[tuple[SBlockRV, int]] = []   # (block, loops of its own under anchor)
         for consumer in sch.get_consumers(acc):
-            if try_apply(lambda c=consumer: sch.reverse_compute_at(c, io_i)):
-                epilogues.append((consumer, len(sch.get_loops(consumer)) - tile_depth))
+            if try_apply(lambda c=consumer, a=anchor: sch.reverse_compute_at(c, a)):
+                epilogues.append((consumer, len(sch.get_loops(consumer)) - depth))
         if nj % lanes == 0:
             vo, vi = sch.split(ji, [None, lanes])
             sch.unroll(vo)
             sch.vectorize(vi)
         sch.unroll(ii)
         sch.unroll(ki)
-        outer = [*batch, io_o]
+        self._parallel(sch, [*batch, io_o], None if kc else jo, jo, target.threads)
+        sch.decompose_reduction(acc, kb if kc else ko)
+        for block, n_own in epilogues:
+            _epilogue(sch, block, n_own, lanes, unroll=not kc)
+        for name in keep:
+            _schedule_pack(sch, sch.get_sblock(name), lanes, target.threads)
+
+    @staticmethod
+    def _parallel(sch: Schedule, outer: list[LoopRV], fusable: LoopRV | None, inner: LoopRV,
+                  threads: int) -> None:
+        """Spreads the outer (batch x row block) loop over threads; with too few row blocks the
+        column tiles join it (or, when K blocks sit in between, are spread instead)."""
+        if threads <= 1:
+            return
         count = 1
         for loop in outer:
             count *= extent(sch, loop)
-        if target.threads > 1 and count < 2 * target.threads:
-            outer.append(jo)
+        if count < 2 * threads and fusable is not None:
+            outer = [*outer, fusable]
+        elif count < threads:
+            try_apply(lambda: sch.parallel(inner))
+            return
         fused = sch.fuse(*outer) if len(outer) > 1 else outer[0]
-        if target.threads > 1:
-            try_apply(lambda: sch.parallel(fused))
-        sch.decompose_reduction(acc, ko)
-        for block, n_own in epilogues:
-            _epilogue(sch, block, n_own, lanes)
-        for name in keep:
-            _schedule_pack(sch, sch.get_sblock(name), lanes, target.threads)
+        try_apply(lambda: sch.parallel(fused))
 
 
 def _vectorize_inner(sch: Schedule, block: SBlockRV, lanes: int) -> LoopRV | None:
@@ -188,10 +220,13 @@ def _vectorize_inner(sch: Schedule, block: SBlockRV, lanes: int) -> LoopRV | Non
     return outer
 
 
-def _epilogue(sch: Schedule, block: SBlockRV, n_own: int, lanes: int) -> None:
-    """The epilogue on a finished tile: fully unrolled, so the tile is read from registers."""
+def _epilogue(sch: Schedule, block: SBlockRV, n_own: int, lanes: int, unroll: bool) -> None:
+    """The epilogue on a finished tile: fully unrolled, so the tile is read from registers
+    (on a finished row block, with K blocks: vectorised only)."""
     own = list(sch.get_loops(block))[-n_own:] if n_own > 0 else []
     vec_outer = _vectorize_inner(sch, block, lanes) if own else None
+    if not unroll:
+        return
     for loop in [*own[:-1], *([vec_outer] if vec_outer is not None else [])]:
         try_apply(lambda lp=loop: sch.unroll(lp))
 
