@@ -41,9 +41,10 @@ def _check(model: object, feeds: dict[str, np.ndarray], template: ScheduleTempla
             template.instantiate(kernel, {"bogus": 3}, target)
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_cumsum(threads: int) -> None:
-    x = np.random.default_rng(0).standard_normal((7, 45)).astype(np.float32)
+@pytest.mark.parametrize("threads,cols", [(1, 45), (2, 45), (1, 64), (2, 128)])
+def test_cumsum(threads: int, cols: int) -> None:
+    # 64/128 columns: rows of whole vectors also get the non-temporal-store point
+    x = np.random.default_rng(0).standard_normal((7, cols)).astype(np.float32)
     node = helper.make_node("CumSum", ["x", "axis"], ["y"], reverse=1)
     # (a 1-element axis: knob_check passes constants through np.ascontiguousarray, 0-d -> 1-d)
     model = make_model([node], {"x": x}, ["y"], {"axis": np.array([0], np.int64)})
