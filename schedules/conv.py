@@ -54,7 +54,7 @@ class ConvTemplate(ScheduleTemplate):
         if spec["block"] and g.group == 1:
             br = int(spec["block"])
             for v in (1, 2, 3, 4, 6, 8):
-                if br * v + v <= budget:
+                if br * v + (v + br if br > 1 else 1) <= budget + 2:
                     points += [{"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": m}
                                for m in ("flat", "rows")]
         dense: list[Knobs] = []
@@ -77,8 +77,10 @@ class ConvTemplate(ScheduleTemplate):
         budget = _registers(target) - 2
         mode = "flat" if g.wq == g.wo or g.cg * g.taps >= 32 else "rows"
         if spec["impl"] == "sparse":
+            # CSR: the input vectors are FMA memory operands, so 8 accumulators fit; BSR: the
+            # shared input vector and br broadcasts need registers (measured: v=1 best at br=4)
             br = int(spec["block"])
-            v = max(x for x in (1, 2, 3, 4, 6, 8) if br * x + x <= budget or x == 1)
+            v = {1: 8, 2: 2}.get(br, 1)
             return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode}
         ct = max(c for c in (1, 2, 3, 4) if g.mg % c == 0)
         v = max(x for x in (1, 2, 3, 4, 6) if ct * x + x + 1 <= budget or x == 1)

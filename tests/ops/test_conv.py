@@ -82,6 +82,5 @@ def test_conv_rejects_mismatched_channels() -> None:
                           [helper.make_tensor_value_info("y", 1, None)])
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
     with pytest.raises(onnxjit.OnnxJitError, match="'bad' \\(Conv\\)"):
-        session.run(None, {"x": x, "w": w})
+        onnxjit.InferenceSession(model.SerializeToString(), threads=1).run(None, {"x": x, "w": w})
