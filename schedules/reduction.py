@@ -137,15 +137,20 @@ class ReductionTemplate(ScheduleTemplate):
                         try_apply(lambda b=block: sch.compute_at(b, row))
         vec = int(knobs["vec"])
         rf_names = {sch.get(rf).name_hint for rf, _ in row_blocks}
+        for name in rf_names:      # first: they may pull producers into their loops
+            rf = sch.get_sblock(name)
+            own = _own_loops(sch, rf, row)
+            if own:
+                _vectorise_rf(sch, rf, own, int(knobs["unroll"]),
+                              row if knobs["fuse_rows"] else None)
+        done = set(rf_names)
         for block in blocks(sch):
             own = _own_loops(sch, block, row)
-            if not own:
+            if not own or sch.get(block).name_hint in done:
                 continue
-            if sch.get(block).name_hint in rf_names:
-                _vectorise_rf(sch, block, own, int(knobs["unroll"]))
-            elif is_reduction(sch, block):
+            if is_reduction(sch, block):
                 _column(sch, block, own, vec)
-            else:
+            elif not _vectorised(sch, own[-1]):
                 _vectorise_inner(sch, own[-1], vec)
         if row is not None and target.threads > 1 and extent(sch, row) >= 2:
             grain = int(knobs["grain"])
@@ -206,8 +211,13 @@ def _rfactor(sch: Schedule, block: SBlockRV, lanes: int) -> SBlockRV | None:
     return rf if try_apply(factor) else None
 
 
-def _vectorise_rf(sch: Schedule, block: SBlockRV, own: list[LoopRV], unroll: int) -> None:
-    """rf block: k outer (optionally unrolled), the V partial-sum lanes inner and vectorised."""
+def _vectorise_rf(sch: Schedule, block: SBlockRV, own: list[LoopRV], unroll: int,
+                  row: LoopRV | None) -> None:
+    """rf block: k outer (optionally unrolled), the V partial-sum lanes inner and vectorised.
+
+    A producer computed under the same row (softmax's exp) moves into the k loop: it is then
+    computed V elements at a time in the same pass that accumulates them.
+    """
     k_loop = _first_reduce_loop(sch, block)
     lanes = [lp for lp in own if k_loop is None or not sch.get(lp).same_as(sch.get(k_loop))]
     if not lanes:
@@ -215,10 +225,31 @@ def _vectorise_rf(sch: Schedule, block: SBlockRV, own: list[LoopRV], unroll: int
     lane_loop = lanes[-1]
     if k_loop is not None:
         try_apply(lambda: sch.reorder(k_loop, lane_loop))
+        for producer in sch.get_producers(block):
+            if row is not None and not is_reduction(sch, producer):
+                _fuse_into_producer(sch, block, producer, row, extent(sch, lane_loop))
+                k_loop = _first_reduce_loop(sch, block)
+                lane_loop = sch.get_loops(block)[-1]
         if unroll > 1 and extent(sch, k_loop) % unroll == 0 and extent(sch, k_loop) > unroll:
             _, ku = sch.split(k_loop, [None, unroll])
             try_apply(lambda: sch.unroll(ku))
     try_apply(lambda: sch.vectorize(lane_loop))
+
+
+def _fuse_into_producer(sch: Schedule, rf: SBlockRV, producer: SBlockRV, row: LoopRV,
+                        v: int) -> None:
+    """Moves the rf block into its producer's loop (V elements per step): one pass over the
+    row computes the elements (softmax's exp) and accumulates them."""
+    own = _own_loops(sch, producer, row)
+    if len(own) != 1 or extent(sch, own[0]) % v:
+        return
+    outer, inner = sch.split(own[0], [None, v])
+    if try_apply(lambda: sch.reverse_compute_at(rf, outer)):
+        try_apply(lambda: sch.vectorize(inner))
+
+
+def _vectorised(sch: Schedule, loop: LoopRV) -> bool:
+    return int(sch.get(loop).kind) == 2    # ForKind.VECTORIZED
 
 
 def _column(sch: Schedule, block: SBlockRV, own: list[LoopRV], vec: int) -> None:
