@@ -31,7 +31,11 @@ def kernel_attention(kernel: Kernel) -> tuple[AttentionSpec, dict[str, str]] | N
     if len(found) != 1:
         return None
     raw = json.loads(found[0])
-    return AttentionSpec.from_json(raw["spec"]), dict(raw["roles"])
+    roles = dict(raw["roles"])
+    params = {str(p.name) for p in kernel.func.params}
+    if not set(roles.values()) <= params:
+        return None   # e.g. a mask computed inside the kernel: the TE schedule serves it
+    return AttentionSpec.from_json(raw["spec"]), roles
 
 
 def _lanes(target: Target) -> int:

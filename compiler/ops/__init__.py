@@ -12,4 +12,4 @@ from onnxjit.compiler.ops import batch_norm, conv, direct_conv, pool  # noqa: F4
 from onnxjit.compiler.ops import linear_scan  # noqa: F401
 from onnxjit.compiler.ops import causal_conv  # noqa: F401
 from onnxjit.compiler.ops import linear_attention  # noqa: F401
-from onnxjit.compiler.ops import attention, attention_core  # noqa: F401
+from onnxjit.compiler.ops import attention, attention_contrib, attention_core  # noqa: F401

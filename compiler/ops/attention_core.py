@@ -204,10 +204,15 @@ def lower_attention(ctx: LowerContext) -> list[te.Tensor]:
 
 @register("AttentionKVConcat", kind=OpKind.INJECTIVE, domain=ONNXJIT_DOMAIN)
 def lower_kv_concat(ctx: LowerContext) -> list[te.Tensor]:
-    """present = concat(past [B, H, P, D], new in `layout` (attr), axis=2) as [B, H, P+S, D]."""
-    past, new = ctx.input(0), ctx.input(1)
-    b, h, p, d = ctx.shape(0)
+    """present = concat(past [B, H, P, D], new in `layout` (attr), axis=2) as [B, H, P+S, D];
+    without a past (input 0 omitted), `new` in [B, H, S, D] (attr `heads` for a 3-D `new`)."""
+    past, new = ctx.optional(0), ctx.input(1)
     layout = str(ctx.attr("layout", "bhsd"))
+    if past is None:  # no past: the new keys/values in [B, H, S, D]
+        b, h, s, d = split_layout(layout, ctx.shape(1), int(ctx.attr("heads", 0)))
+        return [te.compute((b, h, s, d), lambda *i: new(*layout_index(layout, d, *i)),
+                           name=ctx.name("present"))]
+    b, h, p, d = ctx.shape(0)
     _, _, s, _ = split_layout(layout, ctx.shape(1), h)
 
     def body(bi: Any, hi: Any, si: Any, di: Any) -> Any:

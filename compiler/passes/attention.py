@@ -44,8 +44,11 @@ def _rewrite_onnx_attention(graph: Graph) -> Graph:
     taken = set(types) | {n.name for n in graph.nodes}
     changed = False
     for node in graph.nodes:
-        fused = _fast_onnx_attention(graph, node, types, taken) if (
-            node.op_type == "Attention" and node.domain in ("", "ai.onnx")) else None
+        fused = None
+        if node.op_type == "Attention" and node.domain in ("", "ai.onnx"):
+            fused = _fast_onnx_attention(graph, node, types, taken)
+        elif node.domain == "com.microsoft" and node.op_type in CONTRIB:
+            fused = _fast_contrib(node, types, taken)
         if fused is None:
             nodes.append(node)
         else:
@@ -121,5 +124,57 @@ def _fast_onnx_attention(graph: Graph, node: Node, types: dict[str, TensorType],
         "causal_offset": int(offset)}
     inputs = (q, k_src, v_src, mask) if mask else (q, k_src, v_src)
     out.append(Node("Attention", inputs, (node.outputs[0],), name=node.name or "attention",
+                    domain=ONNXJIT_DOMAIN, attrs=attrs))
+    return out
+
+
+# op type -> (past_key input, past_value input, mask input, inputs that force the general path)
+CONTRIB = {"MultiHeadAttention": (6, 7, 5, (3, 4, 8, 9)),
+           "GroupQueryAttention": (3, 4, 10, (7, 8, 9, 11))}
+
+
+def _fast_contrib(node: Node, types: dict[str, TensorType], taken: set[str]) -> list[Node] | None:
+    """MultiHeadAttention / GroupQueryAttention -> [present concats] + onnxjit::Attention."""
+    ipk, ipv, imask, blockers = CONTRIB[node.op_type]
+    q, k, v = (_input(node, i) for i in range(3))
+    if not (q and k and v) or types[q].dtype != "float32" or any(_input(node, i) for i in blockers):
+        return None
+    if len(node.outputs) > 3 and node.outputs[3]:
+        return None
+    gqa = node.op_type == "GroupQueryAttention"
+    qh = int(node.attr("num_heads", 0))
+    kvh = int(node.attr("kv_num_heads", 0)) if gqa else qh
+    kv_layout = "bhsd" if len(types[k].static_shape()) == 4 else "bsh"
+    past_k, past_v, mask = _input(node, ipk), _input(node, ipv), _input(node, imask)
+    out: list[Node] = []
+    present: list[str] = []
+    for i, (past, new) in enumerate(((past_k, k), (past_v, v))):
+        name = node.outputs[i + 1] if len(node.outputs) > i + 1 else ""
+        if not name and not past:
+            continue
+        if not name:
+            name = unique_name(f"{node.name or node.op_type}_present{i}", taken)
+            ns = types[new].static_shape()
+            seq = ns[2] if kv_layout == "bhsd" else ns[1]
+            ps = types[past].static_shape()
+            types[name] = TensorType("float32", (ps[0], ps[1], ps[2] + seq, ps[3]))
+        out.append(Node("AttentionKVConcat", (past, new), (name,), domain=ONNXJIT_DOMAIN,
+                        name=unique_name(f"{node.name}_kvcat{i}", taken),
+                        attrs={"layout": kv_layout, "heads": kvh}))
+        present.append(name)
+    if past_k:
+        k, v, kv_layout = present[0], present[1], "bhsd"
+    qs = types[q].static_shape()
+    skv = types[k].static_shape()[2 if kv_layout == "bhsd" else 1]
+    if mask and types[mask].static_shape()[-1] != skv:
+        return None
+    causal = gqa or bool(node.attr("unidirectional", 0))
+    attrs: dict[str, Any] = {
+        "q_layout": "bsh", "k_layout": kv_layout, "v_layout": kv_layout, "o_layout": "bsh",
+        "q_heads": qh, "kv_heads": kvh, "scale": float(node.attr("scale", 0.0) or 0.0),
+        "softcap": float(node.attr("softcap", 0.0)), "causal": int(causal),
+        "causal_offset": skv - qs[1]}
+    inputs = (q, k, v, mask) if mask else (q, k, v)
+    out.append(Node("Attention", inputs, (node.outputs[0],), name=node.name or node.op_type,
                     domain=ONNXJIT_DOMAIN, attrs=attrs))
     return out
