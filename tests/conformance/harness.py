@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import unittest
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,16 @@ def compile_time_inputs(model: onnx.ModelProto) -> list[str]:
     return sorted(set(names))
 
 
+@contextmanager
+def _skip_unsupported() -> Iterator[None]:
+    """Turns UnsupportedOpsError into unittest.SkipTest listing the ops with no lowering."""
+    try:
+        yield
+    except UnsupportedOpsError as exc:
+        ops = sorted({op.op_type for op in exc.ops})
+        raise unittest.SkipTest(f"no lowering registered for {', '.join(ops)}") from None
+
+
 class _Rep(OnnxJitRep):
     def run(self, inputs: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:
         with _skip_unsupported():
@@ -45,25 +56,11 @@ class ConformanceBackend(OnnxJitBackend):
         binds = compile_time_inputs(model) if bind_inputs is None else list(bind_inputs)
         onnx.checker.check_model(model)
         with _skip_unsupported():
-            rep = _Rep(model, "cpu", threads, binds)
-        return rep
+            return _Rep(model, "cpu", threads, binds)
 
     @classmethod
     def supports_device(cls, device: str) -> bool:
         return device == "CPU"  # the suite also generates _cuda tests; onnxjit's target is CPU
-
-
-class _skip_unsupported:
-    """Turns UnsupportedOpsError into unittest.SkipTest listing the ops with no lowering."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, exc: BaseException | None, tb: Any) -> bool:
-        if isinstance(exc, UnsupportedOpsError):
-            ops = sorted({op.op_type for op in exc.ops})
-            raise unittest.SkipTest(f"no lowering registered for {', '.join(ops)}") from None
-        return False
 
 
 def node_test_case(parent_module: str) -> type[unittest.TestCase]:
