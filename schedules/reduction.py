@@ -121,22 +121,22 @@ class ReductionTemplate(ScheduleTemplate):
         depth = self._row_depth(sch, out, reductions)
         lanes = _lanes(target)
         # rfactor first (on the untouched loop nests); the new blocks then move under the row.
-        row_blocks: list[tuple[SBlockRV, SBlockRV]] = []   # (rf block, write-back block)
+        rf_names: list[str] = []
         for red in reductions:
             if red.contiguous:
                 rf = _rfactor(sch, red.block, lanes)
                 if rf is not None:
-                    row_blocks.append((rf, red.block))
+                    rf_names.append(sch.get(rf).name_hint)
         row: LoopRV | None = None
         if depth > 0:
+            rows = _leading(sch, out, depth)
             loops = sch.get_loops(out)[:depth]
             row = sch.fuse(*loops) if len(loops) > 1 else loops[0]
             if knobs["fuse_rows"]:
                 for block in reversed(blocks(sch)):
-                    if block != out and _leading(sch, block, depth) == _leading(sch, out, depth):
+                    if block != out and _leading(sch, block, depth) == rows:
                         try_apply(lambda b=block: sch.compute_at(b, row))
         vec = int(knobs["vec"])
-        rf_names = {sch.get(rf).name_hint for rf, _ in row_blocks}
         for name in rf_names:      # first: they may pull producers into their loops
             rf = sch.get_sblock(name)
             own = _own_loops(sch, rf, row)

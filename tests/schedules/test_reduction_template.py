@@ -42,6 +42,12 @@ def test_rms_norm_two_threads() -> None:
     check_space(model, {"x": x}, ReductionTemplate(), threads=2)
 
 
+def test_softmax_batched_rows() -> None:
+    x = _f32(2, 3, 64)
+    model = make_model([helper.make_node("Softmax", ["x"], ["y"])], {"x": x}, ["y"])
+    check_space(model, {"x": x}, ReductionTemplate())
+
+
 def test_softmax_middle_axis() -> None:
     x = _f32(3, 20, 16)
     model = make_model([helper.make_node("Softmax", ["x"], ["y"], axis=1)], {"x": x}, ["y"])
