@@ -20,6 +20,7 @@ from onnxjit.compiler.ops._tir import internalise_params, read_spec
 from onnxjit.compiler.tvm_api import PrimFunc, T
 from onnxjit.schedules._vecmath import bcast, splat, vexp
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.linear_attention_tile import tile_kernel
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
@@ -52,16 +53,28 @@ class LinearAttentionTemplate(ScheduleTemplate):
             return []
         lanes = getattr(target, "vector_lanes", 8)
         dk, dv = int(spec["dk"]), int(spec["dv"])
+        hq, hkv = int(spec["Hq"]), int(spec["Hkv"])
         if spec["decay_per_key"] and dk % lanes:
             return []
-        return [{"cb": cb, "unroll": u} for cb in (1, 2, 4) for u in (1, 2)
-                if dv % (cb * lanes) == 0 and dk % u == 0]
+        points: list[Knobs] = [{"form": "sweep", "cb": cb, "unroll": u, "rows": 0, "tc": 0}
+                               for cb in (1, 2, 4) for u in (1, 2)
+                               if dv % (cb * lanes) == 0 and dk % u == 0]
+        if not spec["delta"]:  # without the delta term, state tiles can stay in registers
+            regs = 16 if lanes <= 8 else 32
+            points += [{"form": "tile", "cb": cb, "unroll": 1, "rows": r, "tc": tc}
+                       for r in (4, 8) for cb in (1, 2) for tc in (16, 32)
+                       if dk % r == 0 and dv % (cb * lanes) == 0
+                       and r * cb + cb * (hq // hkv) + 2 <= regs]
+        return points
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         # cb=4 shares each row's k/q broadcasts over 4 column vectors: the sweep is bound by one
         # state store per 2-3 FMAs, so fewer other instructions per row is what counts.
+        # The register-tile form (linear, gated) needs no state loads or stores at all.
         space = self.space(kernel, target)
-        for point in ({"cb": 4, "unroll": 1}, {"cb": 2, "unroll": 1}):
+        for point in ({"form": "tile", "cb": 2, "unroll": 1, "rows": 4, "tc": 32},
+                      {"form": "sweep", "cb": 4, "unroll": 1, "rows": 0, "tc": 0},
+                      {"form": "sweep", "cb": 2, "unroll": 1, "rows": 0, "tc": 0}):
             if point in space:
                 return point
         return space[0]
@@ -74,7 +87,12 @@ class LinearAttentionTemplate(ScheduleTemplate):
         if spec is None or dict(knobs) not in [dict(k) for k in self.space(kernel, target)]:
             raise KnobError(f"linear_attention: knobs {dict(knobs)} do not fit this kernel")
         lanes = getattr(target, "vector_lanes", 8)
-        func = sweep_kernel(spec, lanes, int(knobs["cb"]), int(knobs["unroll"]), target.threads)
+        if knobs["form"] == "tile":
+            func = tile_kernel(spec, lanes, int(knobs["rows"]), int(knobs["cb"]), int(knobs["tc"]),
+                               target.threads)
+        else:
+            func = sweep_kernel(spec, lanes, int(knobs["cb"]), int(knobs["unroll"]),
+                                target.threads)
         keep = [True, True, True, spec["past"], spec["gated"], spec["delta"], True, True]
         return internalise_params(func, keep).with_attr("global_symbol", kernel.name)
 

@@ -2,7 +2,7 @@
 every space point computes what the default point computes; bad knobs raise KnobError.
 
 Points may sum in different orders (readout trees, vector widths), so they are compared with a
-tight tolerance; CumSum and LinearAttention points only re-tile and must be bit-identical.
+tight tolerance; CumSum points only re-tile and must be bit-identical.
 """
 from __future__ import annotations
 
@@ -67,4 +67,5 @@ def test_causal_conv() -> None:
 
 @pytest.mark.parametrize("rule", ["linear", "gated_delta"])
 def test_linear_attention(rule: str) -> None:
-    _check(*linear_attention(rule, t=5, heads=2, dk=32), LinearAttentionTemplate(), exact=True)
+    # (sweep and register-tile points sum the readout in different orders)
+    _check(*linear_attention(rule, t=37, heads=2, dk=32), LinearAttentionTemplate(), exact=False)
