@@ -71,7 +71,8 @@ def _lower(ctx: LowerContext) -> te.Tensor:
     if axes is None:
         return te.compute(x.shape, lambda *i: x(*i), name=ctx.name("identity"))
     keep = bool(int(ctx.attr("keepdims", 1)))
-    work = "float32" if dtype in _HALF else dtype
+    # Half types accumulate in float32; bool max/min is an int8 max/min (any / all).
+    work = "float32" if dtype in _HALF else "int8" if dtype == "bool" else dtype
 
     def up(v: Expr) -> Expr:
         return v.astype(work) if work != dtype else v
@@ -79,6 +80,8 @@ def _lower(ctx: LowerContext) -> te.Tensor:
     count = 1
     for a in axes:
         count *= int(x.shape[a])
+    if count == 0:
+        return _empty(ctx, x, axes, keep, op, dtype)
     if op == "ReduceLogSumExp":
         # max-shifted so large inputs do not overflow: log(sum(exp(x - m))) + m
         mx = reduce(ctx, x, axes, True, te.max, up, "max")
@@ -114,6 +117,26 @@ def _lower(ctx: LowerContext) -> te.Tensor:
     if post is not None:
         out = _apply(ctx, out, post)
     return _down(ctx, out, dtype)
+
+
+def _empty(ctx: LowerContext, x: te.Tensor, axes: list[int], keep: bool, op: str,
+           dtype: str) -> te.Tensor:
+    """A reduction over no elements: the reducer's identity (TVM's max/min start from the
+    lowest/highest finite value, ONNX wants -inf/+inf; a mean of nothing is NaN)."""
+    shape = [1 if a in axes else int(d) for a, d in enumerate(x.shape) if keep or a not in axes]
+    inf = float("inf")
+    floats = {"ReduceMax": -inf, "ReduceMin": inf, "ReduceProd": 1.0, "ReduceMean": float("nan"),
+              "ReduceLogSum": -inf, "ReduceLogSumExp": -inf}
+    if dtype == "bool":
+        value: Expr = tirx.const(op == "ReduceMin", "bool")
+    elif is_float(dtype):
+        value = const(floats.get(op, 0.0), dtype)
+    elif op in ("ReduceMax", "ReduceMin"):
+        limit = tirx.min_value(dtype) if op == "ReduceMax" else tirx.max_value(dtype)
+        value = limit
+    else:
+        value = const(1 if op == "ReduceProd" else 0, dtype)
+    return te.compute(tuple(shape), lambda *i: value, name=ctx.name("empty"))
 
 
 def _apply(ctx: LowerContext, t: te.Tensor, fn: Callable[[Expr], Expr]) -> te.Tensor:

@@ -89,8 +89,6 @@ EXCLUDED: dict[str, str] = {
 KNOWN_FAILURES: dict[str, str] = {
     # foundation set
     r"^test_cast_(BFLOAT16_to_FLOAT|FLOAT_to_BFLOAT16)$": "bfloat16 Cast rejected by the lowering; bfloat16 buffers also fail DLPack export (tvm_api.as_tensor) (compiler/ops/cast.py)",
-    r"^test_reduce_max_(bool_inputs|empty_set_bool)$": "ReduceMax on bool (opset 20): TVM has no min_value for bool, needs a logical-or reduction (compiler/ops/reduce.py)",
-    r"^test_reduce_max_empty_set$": "ReduceMax over an empty axis gives the lowest finite float, ONNX wants -inf (compiler/ops/reduce.py)",
     r"^test_causal_conv_with_state_kernel_size_one(_expanded)?$": "k=1 makes present_state zero-size: onnxjit has no zero-size tensors (compiler/ops/causal_conv.py)",
     r"^test_loop11$": "body Slice with iteration-dependent starts: Slice needs constant starts (compiler/ops/slice.py)",
 }

@@ -67,3 +67,19 @@ def test_other_dtypes(dtype: str) -> None:
     for op in ("ReduceSum", "ReduceMax"):
         model, feeds = _model(op, [1], 1, 18, x)
         assert_matches(model, feeds, onnxruntime=dtype != "int32" or op != "ReduceSum")
+
+
+@pytest.mark.parametrize("op", ["ReduceMax", "ReduceMin"])
+def test_bool(op: str) -> None:
+    x = np.array([[True, False, False], [False, False, False], [True, True, True]])
+    model, feeds = _model(op, [1], 0, 20, x)
+    assert_matches(model, feeds, onnxruntime=False)
+
+
+@pytest.mark.parametrize("op", ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
+                                "ReduceL2", "ReduceLogSumExp"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # the reference's mean of nothing
+def test_empty_axis(op: str) -> None:
+    x = np.zeros((2, 0, 4), np.float32)
+    model, feeds = _model(op, [1], 1, 18, x)
+    assert_matches(model, feeds, onnxruntime=False)
