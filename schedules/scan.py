@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from onnxjit.compiler.errors import KnobError
-from onnxjit.compiler.ops._tir import read_spec
+from onnxjit.compiler.ops._tir import internalise_params, read_spec
 from onnxjit.compiler.tvm_api import PrimFunc, T
 from onnxjit.schedules._vecmath import (
     LOG2E, bcast, transpose_reduce, tree_sum, vexp, vexp2, vsigmoid)
@@ -136,6 +136,7 @@ def selective_kernel(length: int, d: int, n: int, skip: bool, w: int, dbr: int,
                      threads: int) -> PrimFunc:
     nv = n // w
     nb = d // dbr
+    skip_on = int(skip)
     block_loop = T.parallel if threads > 1 else T.serial
 
     @T.prim_func
@@ -158,40 +159,20 @@ def selective_kernel(length: int, d: int, n: int, skip: bool, w: int, dbr: int,
                         hl[k, lane] = (vexp2(bcast(dt[t, ch] * T.float32(LOG2E), w) * am[ch, lane], w) * hl[k, lane]
                                        + bcast(dt[t, ch] * x[t, ch], w) * bm[t, lane])
                 rows = T.meta_var(T.ramp(blk * dbr, 1, dbr))
-                y[t, rows] = transpose_reduce(
+                readout = T.meta_var(transpose_reduce(
                     [tree_sum([hl[k, T.ramp(v * w, 1, w)] * cm[t, T.ramp(v * w, 1, w)]
-                               for v in range(nv)]) for k in range(dbr)], w) \
-                    + dskip[rows] * x[t, rows]
+                               for v in range(nv)]) for k in range(dbr)], w))
+                if skip_on == 1:
+                    y[t, rows] = readout + dskip[rows] * x[t, rows]
+                else:
+                    y[t, rows] = readout
             for k in T.unroll(dbr):
                 for v in T.unroll(nv):
                     h[blk * dbr + k, T.ramp(v * w, 1, w)] = hl[k, T.ramp(v * w, 1, w)]
 
-    if skip:
-        return func
+    # Without Dskip the node's kernel has no skip parameter (the loop nest never reads it).
+    return func if skip else _without_skip(func)
 
-    @T.prim_func
-    def func_noskip(h0: T.Buffer((d, n), F32), dt: T.Buffer((length, d), F32),
-                    x: T.Buffer((length, d), F32), bm: T.Buffer((length, n), F32),
-                    cm: T.Buffer((length, n), F32), am: T.Buffer((d, n), F32),
-                    h: T.Buffer((d, n), F32), y: T.Buffer((length, d), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
-        for blk in block_loop(nb):
-            hl = T.alloc_buffer((dbr, n), F32, scope="global")
-            for k in T.unroll(dbr):
-                for v in T.unroll(nv):
-                    hl[k, T.ramp(v * w, 1, w)] = h0[blk * dbr + k, T.ramp(v * w, 1, w)]
-            for t in T.serial(length):
-                for k in T.unroll(dbr):
-                    for v in T.unroll(nv):
-                        ch = T.meta_var(blk * dbr + k)
-                        lane = T.meta_var(T.ramp(v * w, 1, w))
-                        hl[k, lane] = (vexp2(bcast(dt[t, ch] * T.float32(LOG2E), w) * am[ch, lane], w) * hl[k, lane]
-                                       + bcast(dt[t, ch] * x[t, ch], w) * bm[t, lane])
-                y[t, T.ramp(blk * dbr, 1, dbr)] = transpose_reduce(
-                    [tree_sum([hl[k, T.ramp(v * w, 1, w)] * cm[t, T.ramp(v * w, 1, w)]
-                               for v in range(nv)]) for k in range(dbr)], w)
-            for k in T.unroll(dbr):
-                for v in T.unroll(nv):
-                    h[blk * dbr + k, T.ramp(v * w, 1, w)] = hl[k, T.ramp(v * w, 1, w)]
 
-    return func_noskip
+def _without_skip(func: PrimFunc) -> PrimFunc:
+    return internalise_params(func, [True] * 6 + [False, True, True])

@@ -52,7 +52,7 @@ def linear_reference(shapes: Sequence[tuple[Any, ...]], act: str) -> PrimFunc:
 
 def selective_reference(shapes: Sequence[tuple[Any, ...]], has_skip: bool) -> PrimFunc:
     hs, dts, xs, bs, cs, a_s = shapes[:6]
-    ds = shapes[6] if has_skip else (1,)
+    ds = shapes[6]  # (the stand-in (1,) vector when there is no skip)
     length, d = (int(v) for v in dts)
     n = int(a_s[1])
     skip_on = int(has_skip)

@@ -103,3 +103,15 @@ def test_near_miss_body_stays_generic() -> None:
 def test_recurrence_with_odd_sizes_uses_reference_kernel() -> None:
     model, feeds = scan_linear("rs", length=3, d=6, n=5)   # N not a multiple of the lanes
     _check(model, feeds, "LinearScan")
+
+
+def test_mamba_body_without_skip_term() -> None:
+    model, feeds = scan_mamba("matmul", length=5, d=16, n=16)
+    body = model.graph.node[0].attribute[0].g
+    nodes = [n for n in body.node if n.output[0] not in ("skip", "y_t")]
+    for node in nodes:
+        if node.op_type == "MatMul":
+            node.output[0] = "y_t"
+    del body.node[:]
+    body.node.extend(nodes)
+    _check(model, feeds, "SelectiveScan")
