@@ -65,11 +65,13 @@ def _shape(buf: Any) -> list[int]:
 def loop_stmt(ins: Sequence[Any], outs: Sequence[Any], body: BodyFunc, length: int,
               sources: Sequence[Source], n_states: int, init_slots: Sequence[int],
               out_slices: Sequence[Sliced], capture_slots: Sequence[int],
-              sink_first: bool) -> Any:
+              sink_first: bool, lead: Sequence[Any] = ()) -> Any:
     """The kernel statement: `length` steps of the body, states carried, slices read/written.
 
     `sources[i]` says what feeds body input i; body outputs are ([cond,] states..., scans...).
+    `lead` prefixes every state and sliced tensor's index (Scan-8's batch element).
     """
+    pre = list(lead)
     prologue: list[Any] = []
     for k, slot in enumerate(capture_slots):
         prologue.append(tirx.DeclBuffer(body.inputs[len(sources) + k], data=ins[slot].data))
@@ -81,7 +83,7 @@ def loop_stmt(ins: Sequence[Any], outs: Sequence[Any], body: BodyFunc, length: i
     if sink_first:
         prologue.append(tirx.AllocBuffer(body.outputs[0]))
     for buf, slot in zip(state_in, init_slots):
-        prologue.append(_copy(buf, lambda i: i, ins[slot], lambda i: i, _shape(buf)))
+        prologue.append(_copy(buf, lambda i: i, ins[slot], lambda i: [*pre, *i], _shape(buf)))
     copied_in = [(body.inputs[i], s[1]) for i, s in enumerate(sources)
                  if s[0] == "slice" and s[1].axis != 0]
     copied_out = [(b_outs[n_states + j], sl) for j, sl in enumerate(out_slices) if sl.axis != 0]
@@ -103,27 +105,28 @@ def loop_stmt(ins: Sequence[Any], outs: Sequence[Any], body: BodyFunc, length: i
             sl, ext = src[1], ins[src[1].slot]
             row = _row(t, length, sl.reverse)
             if sl.axis == 0:
-                zeros = [0] * (len(ext.shape) - 1)
-                step.append(tirx.DeclBuffer(buf, data=T.address_of(ext[(row, *zeros)])))
+                zeros = [0] * (len(ext.shape) - 1 - len(pre))
+                step.append(tirx.DeclBuffer(buf, data=T.address_of(ext[(*pre, row, *zeros)])))
             else:
                 step.append(_copy(buf, lambda i: i, ext,
-                                  lambda i, a=sl.axis, r=row: _insert(i, a, r), _shape(buf)))
+                                  lambda i, a=sl.axis, r=row: [*pre, *_insert(i, a, r)],
+                                  _shape(buf)))
     for j, sl in enumerate(out_slices):
         if sl.axis == 0:
             ext = outs[sl.slot]
-            zeros = [0] * (len(ext.shape) - 1)
+            zeros = [0] * (len(ext.shape) - 1 - len(pre))
             row = _row(t, length, sl.reverse)
             step.append(tirx.DeclBuffer(b_outs[n_states + j],
-                                        data=T.address_of(ext[(row, *zeros)])))
+                                        data=T.address_of(ext[(*pre, row, *zeros)])))
     step.append(body.func.body)
     for buf, sl in copied_out:
         row = _row(t, length, sl.reverse)
-        step.append(_copy(outs[sl.slot], lambda i, a=sl.axis, r=row: _insert(i, a, r), buf,
-                          lambda i: i, _shape(buf)))
+        step.append(_copy(outs[sl.slot], lambda i, a=sl.axis, r=row: [*pre, *_insert(i, a, r)],
+                          buf, lambda i: i, _shape(buf)))
     for src_buf, dst_buf in zip(state_out, state_in):
         step.append(_copy(dst_buf, lambda i: i, src_buf, lambda i: i, _shape(dst_buf)))
     loop = tirx.For(t, 0, length, tirx.ForKind.SERIAL, tirx.SeqStmt(step))
-    epilogue = [_copy(outs[k], lambda i: i, buf, lambda i: i, _shape(buf))
+    epilogue = [_copy(outs[k], lambda i: [*pre, *i], buf, lambda i: i, _shape(buf))
                 for k, buf in enumerate(state_in)]
     return tirx.SeqStmt([*prologue, loop, *epilogue])
 
@@ -183,6 +186,42 @@ def lower_scan(ctx: LowerContext) -> list[te.Tensor]:
     return _extern(ctx, inputs, out_types, lambda ins, outs: loop_stmt(
         ins, outs, bf, length, sources, n_states, list(range(n_states)), out_slices, caps,
         sink_first=False))
+
+
+@register("Scan", kind=OpKind.OPAQUE, since=8)
+def lower_scan_8(ctx: LowerContext) -> list[te.Tensor]:
+    """Scan-8: a leading batch axis on states and scan inputs (sequence axis 1), run per element."""
+    body: Graph = ctx.attr("body")
+    m = int(ctx.attr("num_scan_inputs"))
+    _, captures = _captures(ctx, body)
+    n_states = len(body.inputs) - m
+    if ctx.node.inputs[0]:
+        lens = ctx.const(0)
+        full = None if lens is None else np.asarray(lens)
+        if full is None or not np.all(full == ctx.shape(1 + n_states)[1]):
+            raise ctx.error("sequence_lens shorter than the sequence is not supported")
+    dirs = list(ctx.attr("directions", None) or [0] * m)
+    scans = [ctx.input(1 + n_states + i) for i in range(m)]
+    batch = int(scans[0].shape[0])
+    length = int(scans[0].shape[1])
+    in_types = [(ctx.shape(1 + i)[1:], ctx.dtype(1 + i)) for i in range(n_states)]
+    in_types += [(tuple(int(d) for d in s.shape[2:]), str(s.dtype)) for s in scans]
+    bf = lower_body(ctx, body, in_types, captures)
+    out_types: list[tuple[Any, str]] = [([batch, *_shape(b)], str(b.dtype))
+                                        for b in bf.outputs[:n_states]]
+    out_slices = []
+    for j, buf in enumerate(bf.outputs[n_states:]):
+        out_types.append(([batch, length, *_shape(buf)], str(buf.dtype)))
+        out_slices.append(Sliced(n_states + j, 0, False))
+    sources: list[Source] = [("state", k) for k in range(n_states)]
+    sources += [("slice", Sliced(n_states + i, 0, bool(dirs[i]))) for i in range(m)]
+    inputs = [ctx.input(1 + i) for i in range(n_states + m)] + [t for _, t, _ in captures]
+    caps = list(range(n_states + m, n_states + m + len(captures)))
+    elem = tirx.Var("batch", "int32")
+    return _extern(ctx, inputs, out_types, lambda ins, outs: tirx.For(
+        elem, 0, batch, tirx.ForKind.SERIAL, loop_stmt(
+            ins, outs, bf, length, sources, n_states, list(range(n_states)), out_slices, caps,
+            sink_first=False, lead=[elem])))
 
 
 @register("Loop", kind=OpKind.OPAQUE, since=1)
