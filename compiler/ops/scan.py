@@ -9,6 +9,7 @@ Recognised linear recurrences never get here: passes/scan_recurrence.py fuses th
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -135,8 +136,8 @@ def _extern(ctx: LowerContext, inputs: Sequence[te.Tensor], out_types: Sequence[
             build: Callable[[Any, Any], Any]) -> list[te.Tensor]:
     result = te.extern([tuple(s) for s, _ in out_types], list(inputs), build,
                        name=ctx.name(ctx.node.op_type.lower()),
-                       dtype=[d for _, d in out_types], attrs={SPEC_KEY: '{"op": "%s"}' %
-                                                                ctx.node.op_type})
+                       dtype=[d for _, d in out_types],
+                       attrs={SPEC_KEY: json.dumps({"op": ctx.node.op_type})})
     return list(result) if isinstance(result, (list, tuple)) else [result]
 
 
