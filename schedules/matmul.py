@@ -32,8 +32,9 @@ K_UNROLL = (4,)           # LLVM keeps 4-step unrolled tiles tight; 1 was ~5% sl
 K_BLOCKS = (0, 512)
 
 
-def _lanes(target: Target) -> int:
-    return int(getattr(target, "vector_lanes", 8))
+def _lanes(target: Target, bits: int = 32) -> int:
+    """Elements of `bits` bits per vector register (the target reports float32 lanes)."""
+    return max(1, int(getattr(target, "vector_lanes", 8)) * 32 // bits)
 
 
 def _largest_divisor(n: int, cap: int) -> int:
@@ -60,6 +61,7 @@ class _Shape:
         if len(loops) < 3:
             raise KnobError("matmul template expects (..., m, n, k) loops")
         self.m, self.n, self.k = (extent(sch, lp) for lp in loops[-3:])
+        self.bits = int(sch.get(self.acc).writes[0].source.dtype.bits)
         self.pack = [b for b in blocks(sch) if sch.get(b).name_hint.endswith(PACK_SUFFIX)]
 
 
@@ -107,6 +109,16 @@ class MatmulTemplate(ScheduleTemplate):
         # Packing a run-time B pays once a few row tiles reuse it.
         return {"mi": mi, "nt": nt, "rows": 96, "kt": 4, "kc": 0, "pack_b": shape.m >= 4 * mi}
 
+    def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:
+        """Tuning order: the default's tile shape and row block first, K blocks last."""
+        shape = _analyse(kernel)
+        tiles = self._tile_shapes(shape, target)
+        rank = tiles.index((int(knobs["mi"]), int(knobs["nt"]))) \
+            if (int(knobs["mi"]), int(knobs["nt"])) in tiles else len(tiles)
+        rows = abs(int(knobs["rows"]) - 96) / 96
+        return 1.0 + rank + 0.5 * rows + (2.0 if knobs.get("kc") else 0.0) \
+            + (0.25 if knobs.get("pack_b", True) != (shape.m >= 4 * int(knobs["mi"])) else 0.0)
+
     @staticmethod
     def _tile_shapes(shape: _Shape, target: Target) -> list[tuple[int, int]]:
         """(rows, 16-column panels) register tiles that divide the kernel, best first.
@@ -115,8 +127,8 @@ class MatmulTemplate(ScheduleTemplate):
         tile row); over the register file LLVM spills the accumulators (3x slower). Order: most
         accumulators (latency hiding, loads per FMA), then taller tiles.
         """
-        lanes = _lanes(target)
-        registers = 32 if lanes >= 16 else 16
+        lanes = _lanes(target, shape.bits)
+        registers = 32 if _lanes(target) >= 16 else 16
         panels = shape.n // PANEL if shape.n % PANEL == 0 else 0
         heights = [d for d in range(min(shape.m, 8), 0, -1) if shape.m % d == 0]
         shapes = []
@@ -148,7 +160,7 @@ class MatmulTemplate(ScheduleTemplate):
 
     def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         shape = _Shape(sch)
-        lanes = _lanes(target)
+        lanes = _lanes(target, shape.bits)
         pack_b = bool(knobs.get("pack_b", True))
         for pack in shape.pack:
             if not pack_b:
