@@ -2,12 +2,15 @@
 
 The lowering (compiler/ops/matmul.py) gives a contraction on a padded domain over panel-packed B,
 so tiles divide the loops exactly. Loop nest, outer to inner:
-    batch, row block (mb tiles of A rows: the L2-resident block), column tile, row tile, k,
+    batch x row block (parallel), column tile, row tile, k (unrolled by kt),
     tile rows (unrolled), tile columns (vectorised)
-The mi x nj accumulator tile is a small default-scope buffer, which LLVM keeps in registers
-(mi * nj / lanes accumulators, sized for 16 ymm / 32 zmm registers). The epilogue (bias, Gelu, ...)
-runs on each finished tile while it is in registers. Every knob point sums k in the same order, so
-all points give bit-identical results.
+The row block (mb row tiles, ~96 rows) keeps a block of A in L2 while every column panel of B
+passes; each B panel (K x 16, contiguous) serves all row tiles of the block. The mi x nj
+accumulator tile is a small default-scope buffer, which LLVM keeps in registers (sized so that
+accumulators + B vectors + one A broadcast fit 16 ymm / 32 zmm registers). The epilogue (bias,
+Gelu, ...) runs, unrolled, on each finished tile while it is in registers. Optional K blocks (knob
+kc) keep a row block's partial sums in memory between blocks and run the epilogue per row block.
+Every knob point sums k in the same order, so all points give bit-identical results.
 """
 from __future__ import annotations
 
