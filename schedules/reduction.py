@@ -19,7 +19,13 @@ from onnxjit.compiler.registry import OpKind
 from onnxjit.compiler.tvm_api import expr_vars
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.common import (
-    REDUCE, blocks, extent, inline_spatial, is_reduction, try_apply, writes_param,
+    REDUCE,
+    blocks,
+    extent,
+    inline_spatial,
+    is_reduction,
+    try_apply,
+    writes_param,
 )
 
 if TYPE_CHECKING:
@@ -271,7 +277,7 @@ def _vectorise_inner(sch: Schedule, inner: LoopRV, vec: int) -> None:
     for width in (vec, vec // 2):
         if width >= 2 and n % width == 0:
             _, lanes = sch.split(inner, [None, width])
-            try_apply(lambda: sch.vectorize(lanes))
+            try_apply(lambda lp=lanes: sch.vectorize(lp))
             return
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from onnxjit.compiler.lower_context import LowerContext
 from onnxjit.compiler.ops._helpers import broadcast_index, broadcast_shape
 from onnxjit.compiler.registry import OpKind, register

@@ -107,9 +107,9 @@ def _lower(ctx: LowerContext) -> te.Tensor:
     post: Callable[[Expr], Expr] | None = None
     if op == "ReduceMean":
         if is_float(work):
-            post = lambda v: v / const(float(count), work)  # noqa: E731
+            post = lambda v: v / const(float(count), work)
         else:
-            post = lambda v: tirx.truncdiv(v, const(count, work))  # noqa: E731
+            post = lambda v: tirx.truncdiv(v, const(count, work))
     elif op == "ReduceL2":
         post = te.sqrt
     elif op == "ReduceLogSum":

@@ -9,7 +9,6 @@ Run this pass after passes that match patterns containing MatMul/Gemm.
 from __future__ import annotations
 
 import numpy as np
-
 from onnxjit.compiler.graph import ONNXJIT_DOMAIN, Graph, Node, TensorType, unique_name
 from onnxjit.compiler.ops.matmul import pack_panels, use_panels
 

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 
 import numpy as np
 import onnx
-
-import onnxjit
 from onnxjit.compiler.kernel import Kernel
 from onnxjit.compiler.tvm_api import IRModule, as_tensor
 from onnxjit.runtime.executor import aligned_copy, aligned_empty
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.targets.base import Target
+
+import onnxjit
 
 
 def kernels(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray], threads: int = 1

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import helper
-
 from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.tvm_api import Schedule
 from onnxjit.schedules.matmul import MatmulTemplate
+
 from tests.helpers import make_model
 from tests.schedules.knob_check import check_space, kernels
 
@@ -19,7 +19,7 @@ def _f32(*shape: int) -> np.ndarray:
     return RNG.standard_normal(shape).astype(np.float32)
 
 
-def _constant_b_model(m: int, k: int, n: int):  # noqa: ANN202
+def _constant_b_model(m: int, k: int, n: int):
     a, w, b = _f32(m, k), _f32(k, n), _f32(n)
     nodes = [helper.make_node("MatMul", ["a", "w"], ["y"]),
              helper.make_node("Add", ["y", "b"], ["z"]),

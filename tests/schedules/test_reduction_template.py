@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import helper
-
 from onnxjit.schedules.reduction import ReductionTemplate
+
 from tests.helpers import make_model
 from tests.schedules.knob_check import check_space
 
