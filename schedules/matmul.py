@@ -64,6 +64,8 @@ class _Shape:
         if len(loops) < 3:
             raise KnobError("matmul template expects (..., m, n, k) loops")
         self.m, self.n, self.k = (extent(sch, lp) for lp in loops[-3:])
+        if not self.m * self.n * self.k:
+            raise KnobError("empty matmul: the fallback template writes its zeros")
         self.bits = int(sch.get(self.acc).writes[0].source.dtype.bits)
         self.pack = [b for b in blocks(sch) if sch.get(b).name_hint.endswith(PACK_SUFFIX)]
 

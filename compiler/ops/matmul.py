@@ -123,6 +123,11 @@ def contraction(ctx: LowerContext, a: te.Tensor, b: te.Tensor, *, trans_a: bool 
             bb = broadcast_index(b_batch, bidx)
             return b(*bb, j, r) if trans_b else b(*bb, r, j)
 
+    if k == 0:
+        # A sum of nothing: TVM would run the reduction's init inside an empty k loop (never).
+        zero = tirx.const(0, str(a.dtype))
+        acc = te.compute((*batch, mp, np_), lambda *i: zero, name=ctx.name(f"{prefix}zeros"))
+        return Contraction(acc, tuple(batch), m, n), a_vec, b_vec
     red = te.reduce_axis((0, k), name="k")
 
     def body(*index: Expr) -> Expr:

@@ -66,6 +66,17 @@ def test_two_threads_match() -> None:
     np.testing.assert_allclose(one, a @ w, rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("a_shape,b_shape", [((0, 4), (4, 20)), ((3, 0), (0, 20)),
+                                             ((3, 4), (4, 0)), ((2, 0, 4), (4, 16))])
+@pytest.mark.parametrize("constant_b", [True, False])
+def test_empty(a_shape: tuple[int, ...], b_shape: tuple[int, ...], constant_b: bool) -> None:
+    a, b = np.ones(a_shape, np.float32), np.ones(b_shape, np.float32)
+    node = helper.make_node("MatMul", ["a", "b"], ["y"])
+    feeds = {"a": a} if constant_b else {"a": a, "b": b}
+    model = make_model([node], feeds, ["y"], {"b": b} if constant_b else None)
+    assert_matches(model, feeds)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "int32"])
 def test_other_dtypes(dtype: str) -> None:
     a = (np.arange(35) % 7 - 3).reshape(5, 7).astype(dtype)
