@@ -211,14 +211,16 @@ class MatmulTemplate(ScheduleTemplate):
     @staticmethod
     def _parallel(sch: Schedule, outer: list[LoopRV], fusable: LoopRV | None, inner: LoopRV,
                   threads: int) -> None:
-        """Spreads the outer (batch x row block) loop over threads; with too few row blocks the
-        column tiles join it (or, when K blocks sit in between, are spread instead)."""
+        """Spreads batch x row block x column tile over threads. Each thread gets a contiguous
+        run of (row block, column tile) pairs, so A blocks are reused as without threads, and a
+        few row blocks still balance (9 blocks on 2 threads would idle one thread 11%). With K
+        blocks in between, the column tiles are spread only when row blocks are too few."""
         if threads <= 1:
             return
         count = 1
         for loop in outer:
             count *= extent(sch, loop)
-        if count < 2 * threads and fusable is not None:
+        if fusable is not None:
             outer = [*outer, fusable]
         elif count < threads:
             try_apply(lambda: sch.parallel(inner))
