@@ -182,7 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"{'output':<24} {'shape':<18} {'dtype':<10} {'min':>12} {'max':>12} {'mean':>12}")
     for name, value in zip(names, outputs):
         shape = "[" + ", ".join(map(str, value.shape)) + "]"
-        print(f"{name:<24} {shape:<18} {str(value.dtype):<10} {_stat(value, np.min):>12} "
+        print(f"{name:<24} {shape:<18} {value.dtype!s:<10} {_stat(value, np.min):>12} "
               f"{_stat(value, np.max):>12} {_stat(value, np.mean):>12}")
     if args.output:
         save_outputs(args.output, names, outputs)

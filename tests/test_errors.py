@@ -4,14 +4,14 @@ from __future__ import annotations
 import builtins
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-from onnx import external_data_helper
+from onnx import TensorProto, external_data_helper, helper, numpy_helper
 from onnx.external_data_helper import set_external_data
 
 import onnxjit
@@ -108,8 +108,8 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(external_data_helper, "_open_external_data_fd", fd_spy)
     real_open, real_io_open, real_os_open = builtins.open, io.open, os.open
 
-    def spy(real):  # noqa: ANN001, ANN202
-        def wrapper(file, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def spy(real: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(file: Any, *args: Any, **kwargs: Any) -> Any:
             if isinstance(file, (str, bytes, os.PathLike)):
                 seen.append(os.path.realpath(os.fsdecode(file)))
             return real(file, *args, **kwargs)
