@@ -70,7 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="timed rounds per runtime; medians are reported (default 9)")
     bench.add_argument("--json", action="store_true",
                        help="print one JSON object on stdout (progress stays on stderr)")
+    bench.add_argument("--tune", type=float, default=0.0, metavar="SECONDS",
+                       help="tune onnxjit's kernels for up to SECONDS first (default: no tuning; "
+                            "records already in the cache are used either way)")
+    bench.add_argument("--records", metavar="FILE.jsonl", help="tuning-record file "
+                       "(default: $ONNXJIT_CACHE_DIR/tuning_records.jsonl)")
     bench.set_defaults(func=cmd_bench)
+
+    tune = sub.add_parser("tune", help="tune every kernel of a model within a time budget")
+    compile_options(tune)
+    tune.add_argument("--budget", type=float, default=30.0, metavar="SECONDS",
+                      help="wall-clock budget of the search (default 30)")
+    tune.add_argument("--records", metavar="FILE.jsonl", help="tuning-record file "
+                      "(default: $ONNXJIT_CACHE_DIR/tuning_records.jsonl)")
+    tune.add_argument("--report", metavar="DIR", help="write tuning.png and speedups.md here")
+    tune.add_argument("--retune", action="store_true",
+                      help="measure again even kernels that already have records")
+    tune.set_defaults(func=cmd_tune)
     return parser
 
 
@@ -153,7 +169,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _feeds(args: argparse.Namespace, session: Any) -> dict[str, np.ndarray]:
     from onnxjit.runtime.feeds import check_dims_used, load_feeds, parse_dims, random_feeds
 
-    if args.inputs:
+    if getattr(args, "inputs", None):
         return load_feeds(args.inputs)
     dims = parse_dims(args.dim)
     check_dims_used(session.get_inputs(), dims)
@@ -205,7 +221,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):
         result = compare_with_onnxruntime(
             args.model, target=args.target, threads=args.threads, repeats=args.repeats,
-            seed=args.seed, dims=dims, log=_progress)
+            seed=args.seed, dims=dims, log=_progress, tune=args.tune, records=args.records)
     if args.json:
         print(json.dumps({k: _json_value(v) for k, v in result.as_dict().items()}))
         return EXIT_OK
@@ -216,4 +232,41 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"speedup      {result.speedup:.2f}x (onnxruntime time / onnxjit time)")
     print(f"max_abs_err  {result.max_abs_err:.3g}")
     print(f"rel_err      {result.rel_err:.3g}")
+    return EXIT_OK
+
+
+# -- tune ---------------------------------------------------------------------------------------
+def _bar(result: Any, trial: Any) -> None:
+    """One progress line per measured candidate: the kernel, a bar, the best so far."""
+    done, total = len(result.trials), max(result.space_size, 1)
+    filled = min(20, round(20 * done / total))
+    best = result.best
+    best_text = f"best {best.seconds * 1e3:.4g} ms ({result.speedup:.2f}x)" if best else "no success"
+    status = f" [{trial.error[:60]}]" if trial.error else ""
+    _progress(f"  {', '.join(result.kernels)[:28]:<28} [{'#' * filled}{'.' * (20 - filled)}] "
+              f"{done:>2}/{total:<2} {best_text}{status}")
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from onnxjit.runtime.jit_tuning import tune_compiled
+    from onnxjit.runtime.session import InferenceSession
+    from onnxjit.schedules.report import speedup_table, write_report
+    from onnxjit.schedules.tuner import TuneOptions
+
+    session = InferenceSession(args.model, target=args.target, threads=args.threads,
+                               records=args.records)
+    feeds = _feeds(args, session)
+    compiled = session.compiled(feeds)
+    _progress(f"tuning {len(compiled.kernels)} kernel(s) of {args.model} for up to "
+              f"{args.budget:g} s on {session.target.describe()}; records: {session.records.path}")
+    start = time.perf_counter()
+    options = TuneOptions(budget_s=args.budget, seed=args.seed, retune=args.retune)
+    results = tune_compiled(compiled, session.target, session.records, options, progress=_bar)
+    workloads = len({k.workload_key for k in compiled.kernels})
+    _progress(f"{len(compiled.kernels)} kernel(s), {workloads} distinct workload(s); tuned "
+              f"{len(results)} in {time.perf_counter() - start:.1f} s (the rest had records)")
+    print(speedup_table(results), end="")
+    if args.report:
+        for path in write_report(results, args.report):
+            _progress(f"wrote {path}")
     return EXIT_OK

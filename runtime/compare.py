@@ -52,20 +52,30 @@ def compare_with_onnxruntime(model: ModelSource, *, target: str = "cpu",
                              threads: int | None = None, repeats: int = 9, seed: int = 0,
                              dims: Mapping[str, int] | None = None,
                              feeds: Mapping[str, np.ndarray] | None = None,
-                             log: Log | None = None) -> Comparison:
-    """Compiles and runs `model` with onnxjit and onnxruntime and compares outputs and times."""
+                             log: Log | None = None, tune: float = 0.0,
+                             records: str | None = None) -> Comparison:
+    """Compiles and runs `model` with onnxjit and onnxruntime and compares outputs and times.
+
+    `tune` > 0 first tunes onnxjit's kernels for that many seconds (records reused when present).
+    """
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
     say = log or (lambda _: None)
     say("compiling with onnxjit ...")
     start = time.perf_counter()
-    session = InferenceSession(model, target=target, threads=threads)
+    session = InferenceSession(model, target=target, threads=threads, tune=tune or None,
+                               records=records)
     if feeds is None:
         check_dims_used(session.get_inputs(), dims or {})
         feeds = random_feeds(session.get_inputs(), seed, dims)
     feeds = dict(feeds)
     ours = session.run(None, feeds)  # compiles a dynamic-shape model's specialisation, too
     say(f"compiled in {time.perf_counter() - start:.1f} s")
+    if tune > 0:
+        say(f"tuning for up to {tune:g} s ...")
+        session.wait_for_tuning()
+        ours = session.run(None, feeds)
+        say(f"tuned in {time.perf_counter() - start:.1f} s")
     n_threads = session.target.threads
     ort_run = _onnxruntime_runner(model, n_threads)
     try:

@@ -166,3 +166,30 @@ def test_usage_errors_exit_2(mlp: str) -> None:
             main(argv)
         assert info.value.code == 2
     assert main([]) == 2
+
+
+def test_tune_writes_records_table_and_report(mlp: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    records = tmp_path / "records.jsonl"
+    code = main(["tune", mlp, "--budget", "3", "--threads", "1", "--records", str(records),
+                 "--report", str(tmp_path / "report")])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "| kernels | template |" in out and "speedup" in out
+    assert "distinct workload" in err and "[" in err            # the per-kernel progress bars
+    lines = records.read_text().splitlines()
+    assert lines and all(json.loads(line)["workload"] for line in lines)
+    assert (tmp_path / "report" / "tuning.png").exists()
+    assert (tmp_path / "report" / "speedups.md").read_text().startswith("| kernels")
+    # A second run finds every workload in the records and measures nothing.
+    assert main(["tune", mlp, "--budget", "3", "--threads", "1", "--records", str(records)]) == 0
+    assert len(records.read_text().splitlines()) == len(lines)
+
+
+def test_bench_tune_json(mlp: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = tmp_path / "records.jsonl"
+    code = main(["bench", mlp, "--threads", "1", "--repeats", "2", "--json", "--tune", "2",
+                 "--records", str(records)])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["rel_err"] < 1e-4
+    assert records.exists() and records.read_text().strip()
