@@ -44,7 +44,10 @@ def inline_spatial(sch: Schedule, keep: Collection[str] = ()) -> None:
                     changed = True
                     break
             producers = sch.get_producers(block)
-            if len(producers) == 1 and not is_reduction(sch, producers[0]):
+            # Only into a producer nobody else reads: TVM would otherwise rewrite the producer's
+            # buffer out from under its other consumers ("used before its definition").
+            if (len(producers) == 1 and not is_reduction(sch, producers[0])
+                    and len(sch.get_consumers(producers[0])) == 1):
                 if _try(lambda b=block: sch.reverse_compute_inline(b)):
                     changed = True
                     break

@@ -1,8 +1,8 @@
 """onnx's backend conformance node tests, run through onnxjit (the selection: include.py).
 
 Known failures (include.KNOWN_FAILURES) are strict xfails: a fix turns them into XPASS failures,
-so the list is kept true. Tests of include.SLOW_OPS are also marked `slow`: tests/conformance/
-conftest.py leaves them out unless the -m expression names `slow` (or ONNXJIT_SLOW=1).
+so the list is kept true. Tests of include.SLOW_OPS are also marked `slow`: they run with
+`--run-slow` (see tests/conftest.py), as CI runs them.
 """
 from __future__ import annotations
 
