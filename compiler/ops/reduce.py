@@ -23,6 +23,12 @@ _AXES_INPUT_DEFAULT = 18
 _HALF = ("float16", "bfloat16")
 
 _prod = te.comm_reducer(lambda x, y: x * y, lambda t: tirx.const(1, t), name="prod")
+# TVM's max/min start from the lowest/highest finite value; ONNX's from -inf/+inf, which shows
+# when every element is infinite (a fully masked attention row's max must equal -inf).
+_max_inf = te.comm_reducer(lambda x, y: tirx.Max(x, y), lambda t: tirx.const(float("-inf"), t),
+                           name="max_inf")
+_min_inf = te.comm_reducer(lambda x, y: tirx.Min(x, y), lambda t: tirx.const(float("inf"), t),
+                           name="min_inf")
 
 
 def reduce_axes(ctx: LowerContext) -> list[int] | None:
@@ -103,6 +109,8 @@ def _lower(ctx: LowerContext) -> te.Tensor:
         "ReduceLogSum": (te.sum, up),
     }
     reducer, value = table[op]
+    if is_float(work) and op in ("ReduceMax", "ReduceMin"):
+        reducer = _max_inf if op == "ReduceMax" else _min_inf
     out = reduce(ctx, x, axes, keep, reducer, value, op.lower())
     post: Callable[[Expr], Expr] | None = None
     if op == "ReduceMean":

@@ -83,3 +83,13 @@ def test_empty_axis(op: str) -> None:
     x = np.zeros((2, 0, 4), np.float32)
     model, feeds = _model(op, [1], 1, 18, x)
     assert_matches(model, feeds, onnxruntime=False)
+
+
+@pytest.mark.parametrize("op,fill", [("ReduceMax", -np.inf), ("ReduceMin", np.inf)])
+def test_rows_of_infinities_reduce_to_infinity(op: str, fill: float) -> None:
+    # ONNX starts max/min from -inf/+inf: a fully masked attention row must compare equal to -inf.
+    x = np.full((3, 5), fill, np.float32)
+    x[1, 2] = 0.5
+    model = make_model([helper.make_node(op, ["x", "axes"], ["y"], keepdims=1)], {"x": x}, ["y"],
+                       {"axes": np.array([-1], np.int64)}, opset=18)
+    assert_matches(model, {"x": x}, rtol=0, atol=0)
