@@ -78,6 +78,10 @@ def load_module(path: str) -> Any:
 
 def as_tensor(array: np.ndarray) -> Tensor:
     """A zero-copy TVM view of a 64-byte-aligned, contiguous numpy array."""
+    if array.dtype.name == "bfloat16":
+        # DLPack export refuses ml_dtypes' bfloat16: share the bits as uint16, retype in TVM.
+        bits = tvm.runtime.from_dlpack(array.view(np.uint16))
+        return bits._create_view(tuple(array.shape), "bfloat16")
     return tvm.runtime.from_dlpack(array)
 
 

@@ -15,10 +15,10 @@ from onnxjit.compiler.ops._helpers import Expr, const, elementwise, is_float
 from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te, tirx
 
-# Element types with a numpy dtype and a TVM dtype of the same name: what onnxjit can hold.
+# Element types with a numpy dtype (bfloat16: ml_dtypes') and a TVM dtype of the same name.
 SUPPORTED = frozenset({
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float16", "float32", "float64",
+    "float16", "float32", "float64", "bfloat16",
 })
 
 
@@ -42,7 +42,9 @@ def _cast(ctx: LowerContext, x: te.Tensor, to: str) -> te.Tensor:
 
 
 def _target_dtype(ctx: LowerContext, to: int) -> str:
-    if to in (TensorProto.STRING, TensorProto.BFLOAT16) or to >= TensorProto.FLOAT8E4M3FN:
+    if to == TensorProto.BFLOAT16:
+        return "bfloat16"   # ml_dtypes' numpy type; TVM's bfloat16 converts with round-to-even
+    if to == TensorProto.STRING or to >= TensorProto.FLOAT8E4M3FN:
         name = TensorProto.DataType.Name(to)
         raise ctx.error(f"cast to {name} is not supported (no native numpy/TVM dtype)")
     try:

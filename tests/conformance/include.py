@@ -102,11 +102,9 @@ EXCLUDED: dict[str, str] = {
 # test-name regex -> "cause (owner file)". Filled from conformance runs; see module docstring.
 KNOWN_FAILURES: dict[str, str] = {
     # foundation set
-    r"^test_cast_(BFLOAT16_to_FLOAT|FLOAT_to_BFLOAT16)$": "bfloat16 Cast rejected by the lowering; bfloat16 buffers also fail DLPack export (tvm_api.as_tensor) (compiler/ops/cast.py)",
     r"^test_causal_conv_with_state_kernel_size_one$": "k=1 makes present_state zero-size: CausalConvWithState's kernel cannot return an empty state (compiler/ops/causal_conv.py)",
     r"^test_causal_conv_with_state_silu_fp16_expanded$": "the float16 SiLU decomposition (Sigmoid, Mul in fp16) misses the reference's tolerance; the fused op passes (fp16 element-wise ops)",
     r"^test_loop11$": "body Slice with iteration-dependent starts: Slice needs constant starts (compiler/ops/slice.py)",
-    r"^test_attention_\w*bf16(_expanded)?$": "bfloat16: bf16 arrays fail DLPack export (tvm_api.as_tensor) and Cast to BFLOAT16 has no lowering (compiler/ops/cast.py)",
     r"^test_attention_4d_((causal_)?fp16|gqa_causal_nonpad_decode_fp16|gqa_with_past_and_present_fp16)_expanded$": "decomposed fp16 graph: generic Softmax/MatMul keep fp32 intermediates, 1.2-1.4e-3 from the reference's fp16 steps (> rtol 1e-3) (compiler/ops/softmax.py)",
 }
 
