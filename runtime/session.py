@@ -114,7 +114,7 @@ class InferenceSession:
     def _compile(self, sig: InputSignature) -> tuple[CompiledModel, Executor]:
         chooser = self._chooser or record_chooser(self.records, self.target)
         compiled = compile_graph(self.graph, sig, self.target, chooser)
-        return compiled, Executor(compiled)
+        return compiled, self.target.executor(compiled)
 
     def _specialisation(self, sig: InputSignature) -> tuple[CompiledModel, Executor]:
         with self._lock:

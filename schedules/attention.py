@@ -53,7 +53,7 @@ class AttentionTemplate(ScheduleTemplate):
     name = "attention"
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
-        if target.name != "cpu":
+        if not target.simd_cpu:
             return False
         found = kernel_attention(kernel)
         return found is not None and found[0].dtype == "float32"

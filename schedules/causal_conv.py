@@ -38,7 +38,7 @@ class CausalConvTemplate(ScheduleTemplate):
         return spec if full else None
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
-        return target.name == "cpu" and self._spec(kernel) is not None
+        return target.simd_cpu and self._spec(kernel) is not None
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         lanes = getattr(target, "vector_lanes", 8)

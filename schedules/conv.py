@@ -39,7 +39,7 @@ class ConvTemplate(ScheduleTemplate):
     name = "conv"
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
-        return target.name == "cpu" and _spec(kernel) is not None
+        return target.simd_cpu and _spec(kernel) is not None
 
     def _spec(self, kernel: Kernel) -> tuple[dict[str, Any], ConvGeometry]:
         spec = _spec(kernel)

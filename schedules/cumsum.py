@@ -24,7 +24,7 @@ class CumSumTemplate(ScheduleTemplate):
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
         spec = _spec(kernel)
-        return (target.name == "cpu" and spec is not None and spec["axis"] is not None
+        return (target.simd_cpu and spec is not None and spec["axis"] is not None
                 and _inner(spec) >= 1)
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:

@@ -17,7 +17,7 @@ class ElementwiseTemplate(ScheduleTemplate):
     name = "elementwise"
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
-        return target.name == "cpu" and kernel.kind in (OpKind.ELEMENTWISE, OpKind.INJECTIVE)
+        return target.simd_cpu and kernel.kind in (OpKind.ELEMENTWISE, OpKind.INJECTIVE)
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         lanes = getattr(target, "vector_lanes", 8)

@@ -45,7 +45,7 @@ class LinearAttentionTemplate(ScheduleTemplate):
         return spec
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
-        return target.name == "cpu" and bool(self.space(kernel, target))
+        return target.simd_cpu and bool(self.space(kernel, target))
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         spec = self._spec(kernel)

@@ -78,7 +78,7 @@ class MatmulTemplate(ScheduleTemplate):
     name = "matmul"
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
-        if target.name != "cpu" or kernel.kind is not OpKind.MATMUL:
+        if not target.simd_cpu or kernel.kind is not OpKind.MATMUL:
             return False
         try:
             _analyse(kernel)

@@ -154,13 +154,12 @@ def _template(ref: str) -> Any:
 
 def _build(state: dict[str, Any], target: Any, spec: KernelSpec, ref: str,
            knobs: dict[str, Any], out_dir: str) -> Outcome:
-    from onnxjit.compiler.tvm_api import IRModule, export_library
+    from onnxjit.compiler.tvm_api import IRModule
 
     kernel = _kernel(spec)
     func = _template(ref).instantiate(kernel, knobs, target)
     built = target.build(IRModule({kernel.name: func}))
-    path = os.path.join(out_dir, f"{kernel.name}_{uuid.uuid4().hex[:12]}.so")
-    export_library(built, path)
+    path = target.export(built, out_dir, f"{kernel.name}_{uuid.uuid4().hex[:12]}")
     return Outcome(artifact=path)
 
 
@@ -178,15 +177,13 @@ def _register(state: dict[str, Any], target: Any, spec: KernelSpec, arrays: list
 
 def _measure(state: dict[str, Any], target: Any, name: str, artifact: str, is_reference: bool,
              rtol: float, atol: float) -> Outcome:
-    from onnxjit.compiler.tvm_api import as_tensor, load_module
-
     spec, arrays = state["kernels"][name]
-    function = load_module(artifact)[name]
-    tensors = [as_tensor(a) for a in arrays]
     n_in = len(spec.inputs)
     for out in arrays[n_in:]:
         out.fill(np.nan if out.dtype.kind == "f" else 0)  # stale results must not pass the check
-    function(*tensors)
+    call, fetch = target.bind(artifact, name, arrays)  # (wasm: runs inside the wasm engine)
+    call()
+    fetch()
     produced = [np.array(a) for a in arrays[n_in:]]
     if is_reference:
         state["reference"][name] = produced
@@ -199,7 +196,7 @@ def _measure(state: dict[str, Any], target: Any, name: str, artifact: str, is_re
                 diff = float(np.nanmax(np.abs(got.astype(np.float64) - want.astype(np.float64))))
                 return Outcome(error=f"wrong values: output {i} differs from the default "
                                      f"schedule's by up to {diff:.3g}")
-    result = target.measure(lambda: function(*tensors))
+    result = target.measure(call)
     return Outcome(seconds=result.seconds, error=result.error,
                    outputs=tuple(produced) if is_reference else ())
 

@@ -99,7 +99,7 @@ class ReductionTemplate(ScheduleTemplate):
     name = "reduction"
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
-        return target.name == "cpu" and kernel.kind is OpKind.REDUCTION
+        return target.simd_cpu and kernel.kind is OpKind.REDUCTION
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         lanes = _lanes(target)

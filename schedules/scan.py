@@ -38,7 +38,7 @@ class _RecurrenceTemplate(ScheduleTemplate):
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
         spec = self._spec(kernel)
-        return (target.name == "cpu" and spec is not None and bool(self.space(kernel, target)))
+        return (target.simd_cpu and spec is not None and bool(self.space(kernel, target)))
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         spec = self._spec(kernel)

@@ -31,6 +31,9 @@ class MeasureResult:
 class Target(ABC):
     name: str            # "cpu", "gpu", "wasm"
     threads: int
+    # Kernels run on CPU cores through LLVM with `vector_lanes`-wide SIMD, so the CPU schedule
+    # templates apply (sized by the target's vector_lanes and threads): "cpu" and "wasm".
+    simd_cpu: bool = False
 
     @abstractmethod
     def tvm_target(self) -> Any:
@@ -49,6 +52,32 @@ class Target(ABC):
     def measure(self, call: Callable[[], None], repeats: int = 7,
                 min_seconds: float = 0.01) -> MeasureResult:
         """Times `call` (already bound to its arguments); never raises."""
+
+    def executor(self, compiled: Any) -> Any:
+        """What runs a CompiledModel here (run(feeds, names) -> arrays): the arena executor."""
+        from onnxjit.runtime.executor import Executor
+
+        return Executor(compiled)
+
+    def export(self, built: Any, directory: str, stem: str) -> str:
+        """Writes a module `build` returned where another process can load it (tuning)."""
+        import os
+
+        from onnxjit.compiler.tvm_api import export_library
+
+        path = os.path.join(directory, stem + ".so")
+        export_library(built, path)
+        return path
+
+    def bind(self, artifact: str, name: str,
+             arrays: Sequence[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        """Kernel `name` of an exported artifact bound to `arrays` (inputs, then outputs): a
+        zero-argument call to time, and one that brings its outputs back into `arrays`."""
+        from onnxjit.compiler.tvm_api import as_tensor, load_module
+
+        function = load_module(artifact)[name]
+        tensors = [as_tensor(a) for a in arrays]
+        return (lambda: function(*tensors)), (lambda: None)
 
     def fingerprint_key(self) -> str:
         text = json.dumps(self.fingerprint(), sort_keys=True)

@@ -35,6 +35,7 @@ def vector_lanes(dtype_bits: int = 32) -> int:
 
 class CpuTarget(Target):
     name = "cpu"
+    simd_cpu = True
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = max(1, threads or settings().threads or cpu_count())
