@@ -143,3 +143,18 @@ def parse_tvmscript(source: str, helpers: dict[str, Any] | None = None) -> PrimF
 
     extra = {"T": T, **{name: make(T) for name, make in (helpers or {}).items()}}
     return tvm.script.from_source(source, extra_vars=extra)
+
+
+def meta_schedule_tune(func: PrimFunc, target: Any, trials: int, work_dir: str) -> PrimFunc:
+    """`func` tuned by TVM's own meta_schedule for `trials` trials (for comparisons only).
+
+    meta_schedule needs psutil (and a cost model: the random one, so no xgboost); if it records
+    nothing that builds, the untuned function comes back.
+    """
+    from tvm.s_tir import meta_schedule as ms
+
+    mod = IRModule({"main": func.with_attr("global_symbol", "main")})
+    db = ms.tune_tir(mod=mod, target=target, work_dir=work_dir, max_trials_global=trials,
+                     num_trials_per_iter=min(trials, 4), cost_model="random")
+    sch = ms.tir_integration.compile_tir(db, mod, target)
+    return func if sch is None else sch.mod["main"]

@@ -1,0 +1,169 @@
+"""Issue 6's tuner checks on one mixed model (1 thread): budget, closeness to exhaustive, defaults.
+
+The model holds one Attention, one 90%-sparse 1x1 conv, one linear-recurrence Scan and two MatMul
+kernels (spelled as exporters spell them; see `mixed_model`). The script
+
+1. runs `onnxjit tune MODEL --budget 30` as a user would (a fresh records file) and reports its
+   wall time, its start-up (compiling the model with default schedules) and its search time;
+2. searches every workload's whole space (no budget, a second records file), so each point is
+   measured in the same run as the others;
+3. prints per workload: the default's, the 30-s pick's and the exhaustive best's times, all from the
+   exhaustive run, with the goals: pick within 10% of the best, default within 1.5x of the best.
+
+    python -m benchmarks.tuner_check [--budget 30] [--threads 1] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, compose, helper, numpy_helper
+
+from benchmarks.attention import attention_model
+from benchmarks.conv import single_conv
+from benchmarks.scan import scan_linear
+
+Model = tuple[onnx.ModelProto, dict[str, np.ndarray]]
+
+
+def _two_matmuls(rows: int = 256, width: int = 512, hidden: int = 1024) -> Model:
+    rng = np.random.default_rng(7)
+    w1 = (rng.standard_normal((width, hidden)) / np.sqrt(width)).astype(np.float32)
+    w2 = (rng.standard_normal((hidden, width)) / np.sqrt(hidden)).astype(np.float32)
+    b1 = rng.standard_normal(hidden).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Add", ["h", "b1"], ["hb"]),
+             helper.make_node("Relu", ["hb"], ["r"]), helper.make_node("MatMul", ["r", "w2"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [rows, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, width])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2"),
+         numpy_helper.from_array(b1, "b1")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    feeds = {"x": rng.standard_normal((rows, width), dtype=np.float32)}
+    return model, feeds
+
+
+def _conv() -> Model:
+    model = single_conv(256, 256, 28, 1, 0.9, "unstructured")
+    x = np.random.default_rng(5).standard_normal((1, 256, 28, 28), dtype=np.float32)
+    return model, {"X": x}
+
+
+def mixed_model() -> Model:
+    """The four sub-models side by side in one graph (prefixed names), at opset 23."""
+    parts = {"att_": attention_model(512, 512, False), "conv_": _conv(),
+             "scan_": scan_linear("matmul", length=256, d=1024, n=16), "mlp_": _two_matmuls()}
+    nodes, inputs, outputs, inits = [], [], [], []
+    feeds: dict[str, np.ndarray] = {}
+    for prefix, (model, part_feeds) in parts.items():
+        model = compose.add_prefix(model, prefix)
+        g = model.graph
+        nodes += g.node
+        inputs += g.input
+        outputs += g.output
+        inits += g.initializer
+        feeds.update({prefix + k: v for k, v in part_feeds.items()})
+    graph = helper.make_graph(nodes, "tuner_check", inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    model.ir_version = 10
+    return model, feeds
+
+
+def _tune_cli(model_path: str, records: str, budget: float, threads: int) -> tuple[float, str]:
+    command = [sys.executable, "-m", "onnxjit", "tune", model_path, "--budget", str(budget),
+               "--records", records, "--threads", str(threads)]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return time.perf_counter() - start, done.stderr + done.stdout
+
+
+def _startup(model_path: str, feeds: dict[str, np.ndarray], threads: int) -> float:
+    """What tuning starts with: compiling the model with default schedules (in a fresh process)."""
+    code = ("import time, numpy as np, onnxjit; f = dict(np.load(%r)); t = time.perf_counter(); "
+            "s = onnxjit.InferenceSession(%r, threads=%d); s.compiled(f); "
+            "print(time.perf_counter() - t)")
+    with tempfile.NamedTemporaryFile(suffix=".npz", delete=False) as f:
+        np.savez(f, **feeds)
+    try:
+        out = subprocess.run([sys.executable, "-c", code % (f.name, model_path, threads)],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(f.name)
+    return float(out.strip().splitlines()[-1])
+
+
+def check(budget: float, threads: int) -> dict[str, Any]:
+    from onnxjit.runtime.jit_tuning import tune_compiled
+    from onnxjit.runtime.session import InferenceSession
+    from onnxjit.schedules.base import knobs_key
+    from onnxjit.schedules.records import RecordStore
+    from onnxjit.schedules.tuner import TuneOptions
+
+    model, feeds = mixed_model()
+    with tempfile.TemporaryDirectory(prefix="onnxjit-tuner-check-") as tmp:
+        path = os.path.join(tmp, "mixed.onnx")
+        onnx.save(model, path)
+        startup = _startup(path, feeds, threads)
+        wall, log = _tune_cli(path, os.path.join(tmp, "budget.jsonl"), budget, threads)
+        picked = RecordStore(os.path.join(tmp, "budget.jsonl"))
+        session = InferenceSession(path, threads=threads, records=os.path.join(tmp, "all.jsonl"))
+        compiled = session.compiled(feeds)
+        full = tune_compiled(compiled, session.target, session.records,
+                             TuneOptions(budget_s=float("inf"), retune=True))
+        fingerprint = session.target.fingerprint_key()
+        searched = max((t.elapsed for r in full for t in r.trials), default=0.0)
+        rows = []
+        for result in full:
+            best = result.best
+            pick = picked.best(result.workload, fingerprint)
+            times = {knobs_key(t.knobs): t.seconds for t in result.trials}
+            pick_s = times.get(knobs_key(pick.knobs), float("inf")) if pick else float("inf")
+            rows.append({"kernels": result.kernels, "template": result.template,
+                         "space": result.space_size,
+                         "failed": sum(bool(t.error) for t in result.trials),
+                         "default_ms": result.default_seconds * 1e3,
+                         "pick_ms": pick_s * 1e3, "best_ms": best.seconds * 1e3 if best else None,
+                         "pick_over_best": pick_s / best.seconds if best else None,
+                         "default_over_best": result.speedup})
+    return {"budget_s": budget, "threads": threads, "tune_wall_s": wall, "startup_s": startup,
+            "exhaustive_search_s": searched, "tune_log_tail": log.strip().splitlines()[-12:],
+            "workloads": rows}
+
+
+def _print(report: dict[str, Any]) -> None:
+    print(f"`onnxjit tune --budget {report['budget_s']:g}`: {report['tune_wall_s']:.1f} s wall, of "
+          f"which {report['startup_s']:.1f} s compiling the model with defaults (start-up); "
+          f"exhaustive search took {report['exhaustive_search_s']:.0f} s")
+    print(f"| kernel | template | points | failed | default ms | 30-s pick ms | exhaustive best ms "
+          f"| pick/best (goal ≤ 1.10) | default/best (goal ≤ 1.5) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in report["workloads"]:
+        print(f"| {', '.join(r['kernels'])} | {r['template']} | {r['space']} | {r['failed']} "
+              f"| {r['default_ms']:.3f} | {r['pick_ms']:.3f} | {r['best_ms']:.3f} "
+              f"| {r['pick_over_best']:.3f} | {r['default_over_best']:.3f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--budget", type=float, default=30.0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    report = check(args.budget, args.threads)
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        _print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
