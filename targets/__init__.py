@@ -1,4 +1,4 @@
-"""Targets by name: "cpu" now; the GPU and WebAssembly targets register here too."""
+"""Targets by name: "cpu", "cuda" (sm_80; "cuda:sm_90"; alias "gpu") and "webgpu"; wasm registers here too."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -14,7 +14,22 @@ def _cpu(threads: int | None) -> Target:
     return CpuTarget(threads)
 
 
-_FACTORIES: dict[str, Callable[[int | None], Target]] = {"cpu": _cpu}
+def _cuda(threads: int | None, arch: str = "sm_80") -> Target:
+    from onnxjit.targets.gpu import CudaTarget
+
+    return CudaTarget(threads, arch)
+
+
+def _webgpu(threads: int | None) -> Target:
+    from onnxjit.targets.gpu import WebGpuTarget
+
+    return WebGpuTarget(threads)
+
+
+_FACTORIES: dict[str, Callable[[int | None], Target]] = {
+    "cpu": _cpu, "cuda": _cuda, "gpu": _cuda, "webgpu": _webgpu,
+    "cuda:sm_90": lambda threads: _cuda(threads, "sm_90"),
+}
 
 
 def target_names() -> list[str]:
