@@ -14,3 +14,5 @@ from onnxjit.compiler.ops import linear_scan  # noqa: F401
 from onnxjit.compiler.ops import causal_conv  # noqa: F401
 from onnxjit.compiler.ops import linear_attention  # noqa: F401
 from onnxjit.compiler.ops import compare, variadic  # noqa: F401
+from onnxjit.compiler.ops import (  # noqa: F401
+    activation, dropout, gather_elements, mod, pad, range, tile, trilu)

@@ -1,4 +1,5 @@
-"""One-input elementwise math: Neg, Abs, Exp, Log, Sqrt, Reciprocal, Relu, Sigmoid, Tanh, Softplus.
+"""One-input elementwise math: Neg, Abs, Exp, Log, Sqrt, Reciprocal, Relu, Sigmoid, Tanh, Softplus,
+Floor, Ceil, Round, Sin, Cos.
 
 Each op is a row of a table (op type -> expression builder, allowed dtypes). Transcendentals on
 float16 are computed in float32 and rounded once, as onnxruntime does, so half-precision results
@@ -71,6 +72,13 @@ TABLE: dict[str, Unary] = {
     "Tanh": Unary(lambda x, _: te.tanh(x), FLOATS, transcendental=True),
     "Sigmoid": Unary(_sigmoid, FLOATS, transcendental=True),
     "Softplus": Unary(_softplus, FLOATS, transcendental=True),
+    "Floor": Unary(lambda x, _: tirx.floor(x), FLOATS),
+    "Ceil": Unary(lambda x, _: tirx.ceil(x), FLOATS),
+    # Round halves to even (numpy, onnxruntime): nearbyint under the default rounding mode;
+    # tirx.round would round them away from zero.
+    "Round": Unary(lambda x, _: tirx.nearbyint(x), FLOATS),
+    "Sin": Unary(lambda x, _: tirx.sin(x), FLOATS, transcendental=True),
+    "Cos": Unary(lambda x, _: tirx.cos(x), FLOATS, transcendental=True),
 }
 
 
@@ -94,3 +102,6 @@ def lower_unary(ctx: LowerContext) -> list[te.Tensor]:
 register(("Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Relu", "Sigmoid", "Tanh"),
          kind=OpKind.ELEMENTWISE, since=1)(lower_unary)
 register("Softplus", kind=OpKind.ELEMENTWISE, since=1)(lower_unary)
+register(("Floor", "Ceil"), kind=OpKind.ELEMENTWISE, since=1)(lower_unary)
+register("Round", kind=OpKind.ELEMENTWISE, since=11)(lower_unary)
+register(("Sin", "Cos"), kind=OpKind.ELEMENTWISE, since=7)(lower_unary)

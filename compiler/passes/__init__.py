@@ -12,10 +12,11 @@ from onnxjit.compiler.graph import Graph
 from onnxjit.compiler.passes.attention import fuse_attention
 from onnxjit.compiler.passes.scan_recurrence import fuse_scan_recurrences
 from onnxjit.compiler.passes.conv_rewrite import rewrite_convs
+from onnxjit.compiler.passes.inference import drop_dropout
 
 GraphPass = Callable[[Graph], Graph]
 
-PASSES: list[GraphPass] = [fuse_scan_recurrences, fuse_attention, rewrite_convs]
+PASSES: list[GraphPass] = [drop_dropout, fuse_scan_recurrences, fuse_attention, rewrite_convs]
 
 
 def _late_passes() -> list[GraphPass]:
