@@ -158,3 +158,31 @@ def meta_schedule_tune(func: PrimFunc, target: Any, trials: int, work_dir: str) 
                      num_trials_per_iter=min(trials, 4), cost_model="random")
     sch = ms.tir_integration.compile_tir(db, mod, target)
     return func if sch is None else sch.mod["main"]
+
+
+# -- WebAssembly (targets/wasm) -------------------------------------------------------------------
+def ffi_include_dir() -> str:
+    """The tvm_ffi wheel's C headers (TVMFFIAny, DLTensor): the wasm runtime shim compiles against them."""
+    return os.path.join(os.path.dirname(tvm_ffi.__file__), "include")
+
+
+def write_object(executable: Executable, path: str) -> None:
+    """Writes a built module's host code as a relocatable object (wasm32: a .o for wasm-ld)."""
+    executable.mod.write_to_file(path)
+
+
+def dl_dtype(dtype: str) -> tuple[int, int, int]:
+    """DLPack (type code, bits, lanes) of a dtype name: what a DLTensor of it must carry."""
+    dt = tvm.runtime.DataType(dtype)
+    return int(dt.type_code), int(dt.bits), int(dt.lanes)
+
+
+def register_llvm_intrinsic_rule(op_name: str, rule: Any, level: int = 99) -> None:
+    """Lowers calls of `op_name` (e.g. "tirx.exp") on LLVM targets with `rule(call) -> expr`;
+    a rule that returns the call unchanged leaves it to TVM's own lowering."""
+    tirx.register_intrin_lowering(op_name, target="llvm", f=rule, level=level)
+
+
+def call_dtype(call: Any) -> str:
+    """The dtype of a TIR call expression, e.g. "float32x4"."""
+    return str(call.ty.dtype)
