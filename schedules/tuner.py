@@ -121,6 +121,7 @@ class Tuner:
         self._arguments: dict[str, list[np.ndarray]] = {}
         self._reference: dict[str, tuple[np.ndarray, ...]] = {}
         self._registered: dict[str, int] = {}      # kernel -> measurer generation it was sent to
+        self._batch_costs: dict[str, list[float]] = {}  # workload -> seconds each batch took
 
     def tune(self, kernels: Sequence[Kernel], constants: Mapping[str, np.ndarray],
              types: Mapping[str, tuple[tuple[int, ...], str]]) -> list[WorkloadResult]:
@@ -164,9 +165,16 @@ class Tuner:
                      queues: dict[str, list[Knobs]], builders: list[Worker], measurer: Worker,
                      out_dir: str, start: float) -> None:
         by_workload = {r.workload: r for r in results}
-        while any(queues.values()) and not self._out_of_time(start):
-            for workload, queue in queues.items():
-                if not queue or self._out_of_time(start):
+        while True:
+            # A batch is only started if it should end within the budget, so tuning ends on
+            # time rather than a batch late.
+            ready = [w for w, q in queues.items()
+                     if q and not self._out_of_time(start, self._expected_batch(w))]
+            if not ready:
+                return
+            for workload in ready:
+                queue = queues[workload]
+                if self._out_of_time(start, self._expected_batch(workload)):
                     continue
                 batch = [dict(queue.pop(0)) for _ in range(min(len(builders), len(queue)))]
                 kernel = todo[workload][0]
@@ -177,6 +185,7 @@ class Tuner:
     def _run_batch(self, result: WorkloadResult, kernel: Kernel, template: ScheduleTemplate,
                    batch: list[dict[str, Any]], builders: list[Worker], measurer: Worker,
                    out_dir: str, start: float, reference: bool) -> None:
+        began = time.monotonic()
         spec, ref = spec_of(kernel), template_ref(template)
         built = _parallel_build(builders, spec, ref, batch, out_dir, self.options.build_timeout_s)
         records: list[TuningRecord] = []
@@ -188,14 +197,15 @@ class Tuner:
                      self.options.atol), self.options.run_timeout_s)
                 if reference and not outcome.error:
                     self._reference[kernel.name] = outcome.outputs
-            trial = Trial(time.monotonic() - start, knobs, outcome.median, outcome.error)
+            trial = Trial(time.monotonic() - start, knobs, outcome.fastest, outcome.error)
             result.trials.append(trial)
             records.append(TuningRecord(result.workload, self.target.fingerprint_key(),
-                                        template.name, knobs, outcome.median, outcome.error,
+                                        template.name, knobs, outcome.fastest, outcome.error,
                                         time.time()))
             if self.progress is not None:
                 self.progress(result, trial)
         self.store.append(records)
+        self._batch_costs.setdefault(result.workload, []).append(time.monotonic() - began)
 
     def _register(self, measurer: Worker, kernel: Kernel) -> None:
         """(Re)sends a kernel's arguments and reference outputs to a fresh measurer process."""
@@ -206,8 +216,13 @@ class Tuner:
                        self._reference.get(kernel.name, ())), self.options.run_timeout_s)
         self._registered[kernel.name] = measurer.generation
 
-    def _out_of_time(self, start: float) -> bool:
-        return time.monotonic() - start >= self.options.budget_s
+    def _expected_batch(self, workload: str) -> float:
+        """The median time of this workload's batches so far (a hung candidate is one outlier)."""
+        costs = sorted(self._batch_costs.get(workload, [0.0]))
+        return costs[len(costs) // 2]
+
+    def _out_of_time(self, start: float, ahead: float = 0.0) -> bool:
+        return time.monotonic() - start + ahead >= self.options.budget_s
 
 
 def _parallel_call(workers: list[Worker], request: tuple[Any, ...], timeout: float) -> None:
