@@ -1,4 +1,4 @@
-"""Targets by name: "cpu", "cuda" (sm_80; "cuda:sm_90"; alias "gpu") and "webgpu"; wasm registers here too."""
+"""Targets by name: "cpu", "cuda" (sm_80; "cuda:sm_90"; alias "gpu"), "webgpu" and "wasm"."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,8 +26,14 @@ def _webgpu(threads: int | None) -> Target:
     return WebGpuTarget(threads)
 
 
+def _wasm(threads: int | None) -> Target:
+    from onnxjit.targets.wasm import WasmTarget
+
+    return WasmTarget(threads)
+
+
 _FACTORIES: dict[str, Callable[[int | None], Target]] = {
-    "cpu": _cpu, "cuda": _cuda, "gpu": _cuda, "webgpu": _webgpu,
+    "cpu": _cpu, "cuda": _cuda, "gpu": _cuda, "webgpu": _webgpu, "wasm": _wasm,
     "cuda:sm_90": lambda threads: _cuda(threads, "sm_90"),
 }
 

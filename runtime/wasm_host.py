@@ -1,0 +1,140 @@
+"""The Python host of onnxjit's WebAssembly modules, on wasmtime (Cranelift).
+
+`WasmExecutor` runs a whole compiled model: feeds are copied into the module's arena (numpy views
+of linear memory, no per-call allocation), one `onnxjit_run()` call runs every kernel, outputs are
+copied out. `bind_kernel` drives one TVM-FFI kernel of a tuning candidate's module, so the tuner
+measures candidates inside the wasm engine. JavaScript hosts: runtime/wasm_host.mjs.
+"""
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from onnxjit.compiler.errors import OnnxJitError
+
+FFI_ANY_BYTES = 16        # sizeof(TVMFFIAny) on wasm32 (checked by tvmwasm_layout(0))
+
+
+@lru_cache(maxsize=1)
+def _engine() -> Any:
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.cranelift_opt_level = "speed"
+    return wasmtime.Engine(config)
+
+
+class WasmInstance:
+    """One instantiated module (no imports: onnxjit modules are pure compute)."""
+
+    def __init__(self, wasm: bytes) -> None:
+        import wasmtime
+
+        self.store = wasmtime.Store(_engine())
+        module = wasmtime.Module(_engine(), wasm)
+        self.exports = wasmtime.Linker(_engine()).instantiate(self.store, module).exports(self.store)
+        self.memory = self.exports["memory"]
+        self._base: tuple[int, np.ndarray] | None = None
+        if "_initialize" in self.exports:
+            self.exports["_initialize"](self.store)
+
+    def function(self, name: str) -> Callable[..., Any]:
+        f = self.exports[name]
+        store = self.store
+        return lambda *args: f(store, *args)
+
+    def bytes_view(self) -> np.ndarray:
+        """All of linear memory as uint8, zero-copy; a fresh view after the memory grew."""
+        size = self.memory.data_len(self.store)
+        if self._base is None or self._base[0] != size:
+            pointer = self.memory.data_ptr(self.store)
+            raw = (ctypes.c_uint8 * size).from_address(ctypes.addressof(pointer.contents))
+            self._base = (size, np.frombuffer(raw, dtype=np.uint8))
+        return self._base[1]
+
+    def view(self, address: int, shape: Sequence[int], dtype: str | np.dtype) -> np.ndarray:
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        return self.bytes_view()[address: address + count * dt.itemsize].view(dt).reshape(shape)
+
+    def last_error(self) -> str:
+        address = int(self.function("tvmwasm_last_error")())
+        raw = bytes(self.bytes_view()[address: address + 1024])
+        return raw.split(b"\0")[0].decode(errors="replace")
+
+
+class WasmExecutor:
+    """Runs one linked model (targets/wasm/model.py) in wasmtime: the Executor API of the CPU path."""
+
+    def __init__(self, wasm: bytes, manifest: Mapping[str, Any]) -> None:
+        self.manifest = manifest
+        self.instance = WasmInstance(wasm)
+        self._run = self.instance.function("onnxjit_run")
+        self._regions = {"arena": int(self.instance.function("onnxjit_arena")()),
+                         "weights": int(self.instance.function("onnxjit_weights")())}
+        self.inputs = [entry["name"] for entry in manifest["inputs"]]
+        self.outputs = [entry["name"] for entry in manifest["outputs"]]
+        self._entries = {e["name"]: e for e in (*manifest["inputs"], *manifest["outputs"])}
+
+    def _view(self, name: str) -> np.ndarray:
+        entry = self._entries[name]
+        return self.instance.view(self._regions[entry["region"]] + int(entry["offset"]),
+                                  entry["shape"], entry["dtype"])
+
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None,
+            profile: dict[str, list[float]] | None = None) -> list[np.ndarray]:
+        for name in self.inputs:
+            np.copyto(self._view(name), feeds[name], casting="no")
+        if profile is None:
+            status = self._run()
+        else:
+            import time
+
+            start = time.perf_counter()
+            status = self._run()
+            profile.setdefault("wasm:onnxjit_run", []).append(time.perf_counter() - start)
+        if status:
+            step = self.manifest["steps"][int(status) - 1]
+            raise OnnxJitError(f"wasm kernel {step['kernel']} (nodes {step['nodes']}) failed: "
+                               f"{self.instance.last_error()}")
+        names = outputs if outputs is not None else self.outputs
+        try:
+            return [np.array(self._view(n)) for n in names]
+        except KeyError as exc:
+            raise OnnxJitError(f"value {exc.args[0]!r} is not an output of this model") from None
+
+
+def bind_kernel(wasm_path: str, name: str,
+                arrays: Sequence[np.ndarray]) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Kernel `name` of a single-kernel module, on copies of `arrays` (inputs then outputs) in
+    linear memory: (call, fetch); fetch copies every array back (outputs are what changed)."""
+    from onnxjit.compiler.tvm_api import dl_dtype
+
+    with open(wasm_path, "rb") as f:
+        inst = WasmInstance(f.read())
+    alloc, tensor = inst.function("tvmwasm_alloc"), inst.function("tvmwasm_tensor")
+    args = int(inst.function("tvmwasm_args")(len(arrays)))
+    places: list[tuple[int, np.ndarray]] = []
+    for i, array in enumerate(arrays):
+        data = int(alloc(max(array.nbytes, 1)))
+        shape = int(alloc(8 * max(array.ndim, 1)))
+        inst.view(shape, (array.ndim,), np.int64)[...] = array.shape
+        inst.view(data, array.shape, array.dtype)[...] = array
+        code, bits, _ = dl_dtype(array.dtype.name)
+        inst.function("tvmwasm_set_tensor")(args, i, tensor(data, array.ndim, shape, code, bits))
+        places.append((data, array))
+    kernel = inst.function(f"__tvm_ffi_{name}")
+    result, count = args + FFI_ANY_BYTES * len(arrays), len(arrays)
+
+    def call() -> None:
+        if kernel(0, args, count, result) != 0:
+            raise RuntimeError(f"wasm kernel {name} failed: {inst.last_error()}")
+
+    def fetch() -> None:
+        for data, array in places:
+            array[...] = inst.view(data, array.shape, array.dtype)
+    return call, fetch

@@ -1,0 +1,99 @@
+"""The WebAssembly target: a whole model compiled into one standalone .wasm (wasm32, SIMD128).
+
+Kernels are scheduled by the CPU templates, sized by this target's answers (4 fp32 lanes of a
+128-bit vector, one thread, so small register tiles), compiled by TVM's LLVM backend for wasm32,
+and linked by zig's wasm-ld with a generated graph function (targets/wasm/graph_c.py): one call
+into wasm runs the model. Sessions run it in wasmtime; the tuner measures candidates there too.
+See shared/notes/wasm-target.md for the recipe and its measurements.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from onnxjit.compiler import tvm_api
+from onnxjit.compiler.errors import OnnxJitError
+from onnxjit.targets.base import MeasureResult, Target, fingerprint_versions, time_calls
+from onnxjit.targets.wasm.fastmath import wasm_fast_math
+from onnxjit.targets.wasm.toolchain import link, tvm_wasm_target, zig_version
+
+__all__ = ["WasmObject", "WasmTarget"]
+
+
+@dataclass(frozen=True)
+class WasmObject:
+    """What WasmTarget.build returns: TVM's relocatable wasm32 object holding the kernels."""
+
+    object_bytes: bytes = field(repr=False)
+    kernels: tuple[str, ...]
+    simd: bool
+
+
+class WasmTarget(Target):
+    name = "wasm"
+    simd_cpu = True
+
+    def __init__(self, threads: int | None = None, simd: bool = True) -> None:
+        if threads not in (None, 1):
+            raise OnnxJitError(f"the wasm target runs one thread (got threads={threads}); the "
+                               "shared-memory threads variant is not built yet")
+        self.threads = 1
+        self.simd = simd
+
+    @property
+    def vector_lanes(self) -> int:
+        """fp32 lanes of one wasm SIMD128 vector (1: scalar wasm)."""
+        return 4 if self.simd else 1
+
+    def tvm_target(self) -> Any:
+        return tvm_wasm_target(self.simd)
+
+    def fingerprint(self) -> dict[str, Any]:
+        import wasmtime  # noqa: F401  (records are measured in this engine)
+        from importlib.metadata import version
+
+        return {"target": self.name, "simd128": self.simd, "threads": 1,
+                "engine": f"wasmtime-{version('wasmtime')}", "zig": zig_version(),
+                **fingerprint_versions()}
+
+    def build(self, mod: Any) -> WasmObject:
+        with wasm_fast_math():
+            executable = tvm_api.compile_module(mod, self.tvm_target())
+        with tempfile.TemporaryDirectory(prefix="onnxjit-wasm-") as tmp:
+            path = os.path.join(tmp, "kernels.o")
+            tvm_api.write_object(executable, path)
+            with open(path, "rb") as f:
+                data = f.read()
+        names = tuple(str(gv.name_hint) for gv in mod.functions.keys())
+        return WasmObject(data, names, self.simd)
+
+    def executor(self, compiled: Any) -> Any:
+        from onnxjit.runtime.wasm_host import WasmExecutor
+        from onnxjit.targets.wasm.model import link_model
+
+        model = link_model(compiled)
+        return WasmExecutor(model.wasm, model.manifest)
+
+    def measure(self, call: Callable[[], None], repeats: int = 7,
+                min_seconds: float = 0.01) -> MeasureResult:
+        # `call` enters wasmtime (bind_kernel / WasmExecutor): the time is the engine's.
+        return time_calls(call, repeats, min_seconds)
+
+    def export(self, built: WasmObject, directory: str, stem: str) -> str:
+        """A single-kernel module (runtime shim + object) for the tuner's measuring process."""
+        obj = os.path.join(directory, stem + ".o")
+        with open(obj, "wb") as f:
+            f.write(built.object_bytes)
+        out = os.path.join(directory, stem + ".wasm")
+        link([obj], out, [f"__tvm_ffi_{k}" for k in built.kernels], simd=built.simd)
+        os.unlink(obj)
+        return out
+
+    def bind(self, artifact: str, name: str,
+             arrays: Sequence[Any]) -> tuple[Callable[[], None], Callable[[], None]]:
+        from onnxjit.runtime.wasm_host import bind_kernel
+
+        return bind_kernel(artifact, name, arrays)

@@ -1,0 +1,60 @@
+"""A compiled model as one standalone .wasm plus a JSON manifest (the artifact hosts load).
+
+    model.wasm   kernels (TVM wasm32 object) + graph function + runtime shim + weights segment
+    model.json   inputs/outputs: name, shape, dtype, where they live in linear memory
+
+Hosts: runtime/wasm_host.py (wasmtime), runtime/wasm_host.mjs (Node.js and browsers).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from onnxjit.targets.wasm.graph_c import graph_source
+from onnxjit.targets.wasm.toolchain import link
+
+if TYPE_CHECKING:
+    from onnxjit.compiler.pipeline import CompiledModel
+    from onnxjit.targets.wasm import WasmObject
+
+HOST_MODULE = Path(__file__).resolve().parents[2] / "runtime" / "wasm_host.mjs"
+
+
+@dataclass(frozen=True)
+class WasmModel:
+    wasm: bytes = field(repr=False)
+    manifest: dict[str, Any]
+
+    def save(self, directory: str | os.PathLike[str], stem: str = "model") -> Path:
+        """Writes STEM.wasm and STEM.json into `directory`; returns the .json path."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{stem}.wasm").write_bytes(self.wasm)
+        manifest = {**self.manifest, "wasm": f"{stem}.wasm"}
+        path = out / f"{stem}.json"
+        path.write_text(json.dumps(manifest, indent=1))
+        return path
+
+
+def link_model(compiled: CompiledModel) -> WasmModel:
+    """Links the compiled model's kernels with its generated graph function into one .wasm."""
+    built: WasmObject | None = compiled.module
+    folded = {o: compiled.graph.constants[o] for o in compiled.plan.outputs
+              if o in compiled.graph.constants}
+    source = graph_source(compiled.plan, compiled.constants, folded, "weights.bin")
+    with tempfile.TemporaryDirectory(prefix="onnxjit-wasm-") as tmp:
+        work = Path(tmp)
+        (work / "weights.bin").write_bytes(source.weights)
+        (work / "graph.c").write_text(source.c_source)
+        sources = [work / "graph.c"]
+        if built is not None:
+            (work / "kernels.o").write_bytes(built.object_bytes)
+            sources.append(work / "kernels.o")
+        out = work / "model.wasm"
+        link(sources, out, ["onnxjit_run", "onnxjit_arena", "onnxjit_weights"],
+             simd=built.simd if built is not None else True, include_dirs=[work])
+        return WasmModel(out.read_bytes(), source.manifest)
