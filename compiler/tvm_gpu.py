@@ -102,6 +102,8 @@ def build_device(mod: IRModule, target: Any) -> DeviceBuild:
     names = re.findall(r"(?m)^// Function: (\S+)$", source)
     chunks = re.split(r"(?m)^// Function: \S+\n(?://-+\n)?", source)
     kernels = {n: c for n, c in zip(names, chunks[1:]) if c.strip()}
+    if kind == "webgpu":  # TVM prints infinities as `inff`, which WGSL does not know
+        kernels = {n: _WGSL_INF.sub("bitcast<f32>(0x7f800000u)", c) for n, c in kernels.items()}
     functions = {}
     for gv, func in captured["mod"].functions_items():
         if "tirx.is_entry_func" in func.attrs or "global_symbol" in func.attrs:
@@ -109,6 +111,9 @@ def build_device(mod: IRModule, target: Any) -> DeviceBuild:
             if any(name == str(g.name_hint) for g in mod.get_global_vars()):
                 functions[name] = _host_function(func)
     return DeviceBuild(ex, source, kernels, functions)
+
+
+_WGSL_INF = re.compile(r"\binff\b")
 
 
 def _walk(node: Any, visit: Any) -> None:

@@ -12,6 +12,7 @@ from onnxjit.schedules.cumsum import CumSumTemplate
 from onnxjit.schedules.elementwise import ElementwiseTemplate
 from onnxjit.schedules.linear_attention import LinearAttentionTemplate
 from onnxjit.schedules.fallback import FallbackTemplate
+from onnxjit.schedules.gpu_templates import GPU_TEMPLATES
 from onnxjit.schedules.matmul import MatmulTemplate
 from onnxjit.schedules.reduction import ReductionTemplate
 from onnxjit.schedules.scan import LinearScanTemplate, SelectiveScanTemplate
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from onnxjit.targets.base import Target
 
 TEMPLATES: tuple[ScheduleTemplate, ...] = (
+    *GPU_TEMPLATES,  # GPU targets only (schedules/gpu_templates.py)
     AttentionTemplate(),
     MatmulTemplate(),
     ReductionTemplate(),

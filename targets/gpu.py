@@ -61,6 +61,12 @@ class GpuTarget(Target):
     def build(self, mod: Any) -> GpuModule:
         return GpuModule(self.name, tvm_gpu.build_device(mod, self.tvm_target()))
 
+    def build_check(self, func: Any) -> None:
+        """Raises if one scheduled function does not compile for this target."""
+        from onnxjit.compiler.tvm_api import IRModule
+
+        tvm_gpu.build_device(IRModule({"main": func}), self.tvm_target())
+
     def measure(self, call: Callable[[], None], repeats: int = 7,
                 min_seconds: float = 0.01) -> MeasureResult:
         return time_calls(call, repeats, min_seconds)

@@ -1,0 +1,56 @@
+"""Runs CUDA-target models through TVM's CUDA runtime (needs a GPU and its driver).
+
+Every value lives in its own device tensor (views share their source's), constants are copied
+once; a run copies the feeds in, calls each kernel's host function in plan order with pre-built
+argument lists and copies the requested outputs back.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from onnxjit.compiler import tvm_gpu
+from onnxjit.compiler.errors import OnnxJitError
+
+
+class CudaExecutor:
+    def __init__(self, compiled: Any) -> None:
+        if not tvm_gpu.cuda_device_exists():
+            raise OnnxJitError("the cuda target compiled, but running needs a CUDA GPU and "
+                               "driver (none found); PTX/cubin: targets.gpu.CudaTarget.ptx")
+        self.plan = compiled.plan
+        self.tensors: dict[str, Any] = {}
+        for name, slot in self.plan.slots.items():
+            if not slot.alias_of:
+                self.tensors[name] = tvm_gpu.cuda_empty(tuple(slot.shape), slot.dtype)
+        for name, slot in self.plan.slots.items():
+            if slot.alias_of:
+                self.tensors[name] = self.tensors[slot.alias_of]._create_view(
+                    tuple(slot.shape), slot.dtype)
+        for name, value in compiled.constants.items():
+            self.tensors[name] = tvm_gpu.cuda_tensor(np.ascontiguousarray(value))
+        self._folded = {o: compiled.graph.constants[o] for o in self.plan.outputs
+                        if o in compiled.graph.constants}
+        self.calls = [(step.kernel, compiled.module[step.kernel],
+                       tuple(self.tensors[a] for a in step.args))
+                      for step in self.plan.kernel_calls]
+
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None,
+            profile: dict[str, list[float]] | None = None) -> list[np.ndarray]:
+        import time
+
+        names = outputs if outputs is not None else list(self.plan.outputs)
+        for name in self.plan.inputs:
+            if name in self.tensors:
+                self.tensors[name].copyfrom(np.ascontiguousarray(feeds[name]))
+        for kernel, function, args in self.calls:
+            start = time.perf_counter()
+            function(*args)
+            if profile is not None:
+                tvm_gpu.cuda_sync()
+                profile.setdefault(kernel, []).append(time.perf_counter() - start)
+        tvm_gpu.cuda_sync()
+        return [np.array(self._folded[n]) if n in self._folded else self.tensors[n].numpy()
+                for n in names]
