@@ -15,5 +15,5 @@ from onnxjit.compiler.ops import causal_conv  # noqa: F401
 from onnxjit.compiler.ops import linear_attention  # noqa: F401
 from onnxjit.compiler.ops import compare, variadic  # noqa: F401
 from onnxjit.compiler.ops import (  # noqa: F401
-    activation, arg_reduce, dropout, einsum, gather_elements, mod, pad, range, scatter_nd, tile, topk,
-    trilu)
+    activation, arg_reduce, dropout, einsum, gather_elements, mod, pad, range, resize,
+    rotary_embedding, scatter_nd, tile, topk, trilu)
