@@ -178,9 +178,15 @@ def dl_dtype(dtype: str) -> tuple[int, int, int]:
 
 
 def register_llvm_intrinsic_rule(op_name: str, rule: Any, level: int = 99) -> None:
-    """Lowers calls of `op_name` (e.g. "tirx.exp") on LLVM targets with `rule(call) -> expr`;
-    a rule that returns the call unchanged leaves it to TVM's own lowering."""
-    tirx.register_intrin_lowering(op_name, target="llvm", f=rule, level=level)
+    """Lowers calls of `op_name` (e.g. "tirx.exp") on LLVM targets with `rule(call, default)`,
+    where `default(call)` is TVM's own lowering (the registration replaces it)."""
+    previous = tvm.ir.Op.get(op_name).get_attr("llvm.FLowerIntrinsic")
+
+    def default(call: Any) -> Any:
+        return previous(call) if previous is not None else call
+
+    tirx.register_intrin_lowering(op_name, target="llvm", f=lambda call: rule(call, default),
+                                  level=level)
 
 
 def call_dtype(call: Any) -> str:

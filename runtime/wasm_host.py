@@ -70,8 +70,9 @@ class WasmInstance:
 class WasmExecutor:
     """Runs one linked model (targets/wasm/model.py) in wasmtime: the Executor API of the CPU path."""
 
-    def __init__(self, wasm: bytes, manifest: Mapping[str, Any]) -> None:
+    def __init__(self, wasm: bytes, manifest: Mapping[str, Any], model: Any = None) -> None:
         self.manifest = manifest
+        self.model = model          # the WasmModel artifact (model.save(dir) for JS hosts)
         self.instance = WasmInstance(wasm)
         self._run = self.instance.function("onnxjit_run")
         self._regions = {"arena": int(self.instance.function("onnxjit_arena")()),

@@ -75,7 +75,7 @@ class WasmTarget(Target):
         from onnxjit.targets.wasm.model import link_model
 
         model = link_model(compiled)
-        return WasmExecutor(model.wasm, model.manifest)
+        return WasmExecutor(model.wasm, model.manifest, model)
 
     def measure(self, call: Callable[[], None], repeats: int = 7,
                 min_seconds: float = 0.01) -> MeasureResult:

@@ -57,10 +57,10 @@ _RULES = {"tirx.exp": _exp, "tirx.erf": _erf, "tirx.tanh": _tanh}
 
 
 def _rule(build: Any) -> Any:
-    def lower(call: Any) -> Any:
+    def lower(call: Any, default: Any) -> Any:
         dtype = tvm_api.call_dtype(call)
         if not _ACTIVE.get() or not dtype.startswith("float32"):
-            return call   # TVM's own lowering (libm) for CPU builds and float64
+            return default(call)   # TVM's own lowering (libm) for CPU builds and float64
         return build(call.args[0], dtype)
     return lower
 

@@ -43,7 +43,7 @@ def graph_source(plan: Plan, constants: Mapping[str, np.ndarray],
     placed: dict[str, tuple[tuple[int, ...], str, int]] = {}   # weights: name -> shape, dtype, at
     size = 0
     for name, value in [*sorted(constants.items()), *sorted(folded_outputs.items())]:
-        array = np.ascontiguousarray(np.asarray(value))
+        array = np.asarray(value)   # (not ascontiguousarray: it makes 0-d arrays 1-d)
         placed[name] = (tuple(array.shape), array.dtype.name, size)
         raw = array.tobytes()
         blobs.append(raw + b"\0" * (_aligned(len(raw)) - len(raw)))

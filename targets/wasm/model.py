@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from onnxjit.targets.wasm.graph_c import graph_source
 from onnxjit.targets.wasm.toolchain import link
 
@@ -21,7 +23,9 @@ if TYPE_CHECKING:
     from onnxjit.compiler.pipeline import CompiledModel
     from onnxjit.targets.wasm import WasmObject
 
-HOST_MODULE = Path(__file__).resolve().parents[2] / "runtime" / "wasm_host.mjs"
+RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
+HOST_MODULE = RUNTIME_DIR / "wasm_host.mjs"    # the ES module (Node.js and browsers)
+NODE_RUNNER = RUNTIME_DIR / "wasm_run.mjs"     # node wasm_run.mjs MODEL.json DIR [--repeats N]
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,20 @@ class WasmModel:
         path = out / f"{stem}.json"
         path.write_text(json.dumps(manifest, indent=1))
         return path
+
+
+def write_inputs(directory: str | os.PathLike[str], manifest: dict[str, Any],
+                 feeds: dict[str, np.ndarray]) -> None:
+    """Raw feeds as DIR/input{i}.bin in manifest order (what runtime/wasm_run.mjs reads)."""
+    for i, entry in enumerate(manifest["inputs"]):
+        array = np.ascontiguousarray(feeds[entry["name"]], dtype=entry["dtype"])
+        Path(directory, f"input{i}.bin").write_bytes(array.tobytes())
+
+
+def read_outputs(directory: str | os.PathLike[str], manifest: dict[str, Any]) -> list[np.ndarray]:
+    """DIR/output{i}.bin as written by runtime/wasm_run.mjs, shaped by the manifest."""
+    return [np.frombuffer(Path(directory, f"output{i}.bin").read_bytes(), dtype=e["dtype"])
+            .reshape(e["shape"]) for i, e in enumerate(manifest["outputs"])]
 
 
 def link_model(compiled: CompiledModel) -> WasmModel:

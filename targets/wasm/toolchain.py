@@ -5,8 +5,9 @@
 
 wasi-libc only supplies malloc and float64 libm: nothing calls WASI, so the module has no imports
 and runs as it is in wasmtime, Node.js and browsers. `reactor` gives an `_initialize` export (the
-host calls it once) and no `main`. zig builds wasi-libc on first use (~20 s) into its cache, which
-lives under onnxjit's cache dir; later links take ~0.1 s (shared/notes/wasm-target.md).
+host calls it once) and no `main`. zig builds wasi-libc on first use (~20 s, ~90 MB) into its own
+global cache (~/.cache/zig, or $ZIG_GLOBAL_CACHE_DIR), shared by every onnxjit cache dir and test
+run; later links take ~0.1 s (shared/notes/wasm-target.md).
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from pathlib import Path
 
 from onnxjit.compiler import tvm_api
 from onnxjit.compiler.errors import BuildError
-from onnxjit.compiler.settings import settings
 
 RUNTIME_C = Path(__file__).with_name("rt.c")
 TRIPLE = "wasm32-unknown-unknown-wasm"
@@ -44,10 +44,6 @@ def zig_version() -> str:
         return ""
 
 
-def zig_cache_dir() -> Path:
-    return settings().cache_dir / "zig"
-
-
 def link(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
          exports: Sequence[str], simd: bool = True,
          include_dirs: Sequence[str | os.PathLike[str]] = ()) -> None:
@@ -60,8 +56,7 @@ def link(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
            *(f"-I{d}" for d in include_dirs), str(RUNTIME_C), *map(str, sources),
            "-o", str(out), "-Wl,--strip-debug", f"-Wl,-z,stack-size={STACK_BYTES}",
            *(f"-Wl,--export={name}" for name in exports)]
-    env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=str(zig_cache_dir()))
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BuildError(f"linking {Path(out).name} failed:\n{' '.join(cmd)}\n"
                          f"{done.stderr[-4000:]}")

@@ -1,0 +1,84 @@
+"""The wasm target in wasmtime: whole models against onnxruntime, wasm-sized schedules, fast math."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import onnxjit
+from onnxjit.schedules import select_template
+from tests.helpers import make_model
+from tests.targets.wasm_cases import (CASES, assert_close_to_onnxruntime, rel_err,
+                                      require_wasm_toolchain)
+
+pytestmark = pytest.mark.usefixtures("wasm_toolchain")
+
+
+@pytest.fixture(scope="module")
+def wasm_toolchain() -> None:
+    require_wasm_toolchain()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_model_matches_onnxruntime_in_wasmtime(case: str) -> None:
+    model, feeds = CASES[case]()
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
+    assert session.get_providers() == ["onnxjit:wasm"]
+    assert_close_to_onnxruntime(model, feeds, session.run(None, feeds), f"wasmtime {case}")
+    # A second run reuses the arena: still right (no state left from the first).
+    assert_close_to_onnxruntime(model, feeds, session.run(None, feeds), f"wasmtime {case} rerun")
+
+
+def test_templates_get_wasm_sized_knobs() -> None:
+    """The CPU templates read 4 lanes and 1 thread from the wasm target: SIMD128-sized points."""
+    model, feeds = CASES["matmul_softmax"]()
+    wasm = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
+    target = wasm.target
+    assert target.vector_lanes == 4 and target.threads == 1
+    kernels = wasm.compiled(feeds).kernels
+    matmul = next(k for k in kernels if "MatMul" in k.op_types)
+    template = select_template(matmul, target)
+    assert template.name == "matmul"
+    knobs = template.default(matmul, target)
+    # A 16-column panel is 4 wasm vectors: mi rows of accumulators + B + one broadcast <= 16.
+    assert 4 * (int(knobs["mi"]) + 1) * int(knobs["nt"]) + 1 <= 16
+    for kernel in kernels:
+        for point in select_template(kernel, target).space(kernel, target):
+            if "vec" in point:
+                assert int(point["vec"]) % 4 == 0 and int(point["vec"]) <= 16
+
+
+def test_float32_exp_is_a_polynomial_not_libm() -> None:
+    """Exp, Sigmoid and Tanh (float32) compile to SIMD polynomials: no expf is linked in."""
+    x = np.linspace(-30, 30, 4096, dtype=np.float32).reshape(64, 64)
+    nodes = [helper.make_node("Exp", ["x"], ["e"]), helper.make_node("Sigmoid", ["x"], ["s"]),
+             helper.make_node("Tanh", ["x"], ["t"]), helper.make_node("Erf", ["x"], ["f"])]
+    model = make_model(nodes, {"x": x}, ["e", "s", "t", "f"])
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
+    outputs = session.run(None, {"x": x})
+    # The kernels' object names every function it imports (the linked .wasm keeps no names).
+    kernels = session.compiled({"x": x}).module.object_bytes
+    assert b"onnxjit" not in kernels and b"k0_" in kernels   # (names are there to be found)
+    for libm in (b"expf", b"tanhf", b"erff"):
+        assert libm not in kernels, f"{libm.decode()} is called: float32 fell back to libm"
+    expected = [np.exp(x.astype(np.float64)), 1 / (1 + np.exp(-x.astype(np.float64))),
+                np.tanh(x.astype(np.float64))]
+    for got, want in zip(outputs, expected):
+        assert rel_err(got, want) < 1e-6
+    assert np.abs(outputs[3] - np.vectorize(math.erf)(x)).max() < 1e-6
+
+
+def test_float64_keeps_libm() -> None:
+    x = np.linspace(-5, 5, 256, dtype=np.float64).reshape(16, 16)
+    model = make_model([helper.make_node("Exp", ["x"], ["y"])], {"x": x}, ["y"])
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
+    (y,) = session.run(None, {"x": x})
+    np.testing.assert_allclose(y, np.exp(x), rtol=1e-14)
+
+
+def test_wasm_target_refuses_threads() -> None:
+    model, _ = CASES["matmul_softmax"]()
+    with pytest.raises(onnxjit.OnnxJitError, match="one thread"):
+        onnxjit.InferenceSession(model.SerializeToString(), target="wasm", threads=2)

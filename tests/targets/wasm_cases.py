@@ -1,0 +1,83 @@
+"""Models the wasm tests run, small versions of the benchmark models (same builders), and checks.
+
+Each case: an ONNX model with its feeds. Outputs are compared with onnxruntime (native CPU) by
+rel_err = max |ours - theirs| / max |theirs|, per output, which must stay <= 1e-4.
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from benchmarks.attention import attention_model
+from benchmarks.conv import single_conv
+from benchmarks.scan import cumsum, scan_linear, scan_mamba
+from tests.helpers import run_onnxruntime
+
+Case = tuple[onnx.ModelProto, dict[str, np.ndarray]]
+REL_TOL = 1e-4
+
+
+def matmul_softmax(n: int = 128, k: int = 128, m: int = 128) -> Case:
+    rng = np.random.default_rng(0)
+    feeds = {"a": (0.25 * rng.standard_normal((n, k))).astype(np.float32),
+             "b": (0.25 * rng.standard_normal((k, m))).astype(np.float32)}
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"]),
+         helper.make_node("Softmax", ["c"], ["y"], axis=-1)], "matmul_softmax",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(v.shape))
+         for name, v in feeds.items()],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, m])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model, feeds
+
+
+def sparse_conv() -> Case:
+    """A 1x1 convolution with 90% of its weights pruned (the sparse-conv benchmark's kind)."""
+    feeds = {"X": np.random.default_rng(1).standard_normal((1, 64, 14, 14), dtype=np.float32)}
+    return single_conv(64, 64, 14, 1, 0.9, "u"), feeds
+
+
+CASES: dict[str, Callable[[], Case]] = {
+    "matmul_softmax": matmul_softmax,
+    "attention_causal": lambda: attention_model(64, 96, True, q_heads=4, kv_heads=2, d=32),
+    "sparse_conv_1x1": sparse_conv,
+    "cumsum": lambda: cumsum(128, 96),
+    "scan_linear": lambda: scan_linear("matmul", length=24, d=32, n=16),
+    "scan_mamba": lambda: scan_mamba("rs", length=24, d=32, n=16),
+}
+
+
+def rel_err(got: np.ndarray, want: np.ndarray) -> float:
+    want64 = np.asarray(want, dtype=np.float64)
+    scale = max(float(np.abs(want64).max(initial=0.0)), 1e-30)
+    return float(np.abs(np.asarray(got, dtype=np.float64) - want64).max(initial=0.0)) / scale
+
+
+def assert_close_to_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray],
+                                outputs: Sequence[np.ndarray], where: str) -> None:
+    expected = run_onnxruntime(model, feeds)
+    assert len(outputs) == len(expected)
+    for i, (got, want) in enumerate(zip(outputs, expected)):
+        assert got.shape == np.asarray(want).shape, f"{where} output {i}"
+        err = rel_err(got, want)
+        assert err <= REL_TOL, f"{where} output {i}: rel_err {err:.3g} > {REL_TOL}"
+
+
+def require_wasm_toolchain() -> None:
+    for module in ("wasmtime", "ziglang"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"the wasm target needs the {module} package (pip install {module})")
+
+
+def require_program(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed (.ci/run installs it)")
+    return path
