@@ -14,8 +14,9 @@ from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.ops.attention_core import ANNOTATION, AttentionSpec
 from onnxjit.compiler.tvm_api import block_annotations, parse_tvmscript
 from onnxjit.schedules.attention_kernel import (
-    HELPERS, FlashConfig, effective_block_q, generate, rows_total)
+    FlashConfig, effective_block_q, generate, rows_total)
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.tvmscript_text import HELPERS
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from onnxjit.compiler.ops.attention_core import AttentionSpec
-
-LOG2E = 1.4426950408889634
-MASKV = -1e30          # masked score (finite: exp2 of masked - max stays 0, never NaN)
-LIVE = -1e29           # a row whose running max stays below this saw no unmasked key
+from onnxjit.schedules.attention_output import MASKV, OutputStage, index_expr
+from onnxjit.schedules.tvmscript_text import LOG2E, Writer
 
 
 @dataclass(frozen=True)
@@ -35,34 +32,6 @@ class FlashConfig:
     parallel: bool
 
 
-def make_exp2(T: Any) -> Callable[[Any], Any]:
-    def exp2(x: Any) -> Any:
-        """2^x for x <= 0: Cephes exp2f polynomial on [-0.5, 0.5]; every op vectorises."""
-        x = T.max(x, T.float32(-127.0))
-        n = T.floor(x + T.float32(0.5))
-        f = x - n
-        p = ((((T.float32(1.535336188319500e-4) * f + T.float32(1.339887440266574e-3)) * f
-               + T.float32(9.618437357674640e-3)) * f + T.float32(5.550332471162809e-2)) * f
-             + T.float32(2.402264791363012e-1)) * f + T.float32(6.931472028550421e-1)
-        p = p * f + T.float32(1.0)
-        return p * T.reinterpret("float32", T.shift_left(T.Cast("int32", n) + 127, 23))
-    return exp2
-
-
-def make_tanh(T: Any) -> Callable[[Any], Any]:
-    exp2 = make_exp2(T)
-
-    def tanh(x: Any) -> Any:
-        """tanh via exp2 of -2|x| (no overflow); vectorises."""
-        e = exp2(T.float32(-2.0 * LOG2E) * T.fabs(x))
-        t = (T.float32(1.0) - e) / (T.float32(1.0) + e)
-        return T.if_then_else(x < T.float32(0.0), -t, t)
-    return tanh
-
-
-HELPERS = {"exp2": make_exp2, "tanh": make_tanh}
-
-
 def rows_total(spec: AttentionSpec) -> int:
     return spec.sq * spec.group
 
@@ -70,33 +39,6 @@ def rows_total(spec: AttentionSpec) -> int:
 def effective_block_q(spec: AttentionSpec, block_q: int, lanes: int) -> int:
     rows = rows_total(spec)
     return min(block_q, -(-rows // lanes) * lanes)
-
-
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.depth = 0
-
-    def __call__(self, line: str) -> None:
-        self.lines.append("    " * self.depth + line)
-
-    def indent(self) -> _Indent:
-        return _Indent(self)
-
-
-class _Indent:
-    def __init__(self, w: _Writer) -> None:
-        self.w = w
-
-    def __enter__(self) -> None:
-        self.w.depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        self.w.depth -= 1
-
-
-def _index(layout: str, hd: int, b: str, h: str, s: str, d: str) -> str:
-    return f"{b}, {h}, {s}, {d}" if layout == "bhsd" else f"{b}, {s}, ({h}) * {hd} + {d}"
 
 
 def generate(spec: AttentionSpec, cfg: FlashConfig, params: list[tuple[str, tuple[int, ...], str]],
@@ -114,9 +56,9 @@ def generate(spec: AttentionSpec, cfg: FlashConfig, params: list[tuple[str, tupl
     return "\n".join(w.lines) + "\n"
 
 
-class _Gen:
+class _Gen(OutputStage):
     def __init__(self, spec: AttentionSpec, cfg: FlashConfig, roles: dict[str, str]) -> None:
-        self.s, self.c, self.roles, self.w = spec, cfg, roles, _Writer()
+        self.s, self.c, self.roles, self.w = spec, cfg, roles, Writer()
         self.G = spec.group
         self.R = rows_total(spec)
         self.BQ = effective_block_q(spec, cfg.block_q, cfg.lanes)
@@ -144,11 +86,11 @@ class _Gen:
 
     def k(self, key: str, d: str) -> str:
         s = self.s
-        return f"{self.roles['k']}[{_index(s.k_layout, s.d, self.b, self.hkv, key, d)}]"
+        return f"{self.roles['k']}[{index_expr(s.k_layout, s.d, self.b, self.hkv, key, d)}]"
 
     def v(self, key: str, d: str) -> str:
         s = self.s
-        return f"{self.roles['v']}[{_index(s.v_layout, s.dv, self.b, self.hkv, key, d)}]"
+        return f"{self.roles['v']}[{index_expr(s.v_layout, s.dv, self.b, self.hkv, key, d)}]"
 
     # -- kernel body ------------------------------------------------------------------------
     def body(self) -> None:
@@ -191,7 +133,7 @@ class _Gen:
     def pack_q(self) -> None:
         s, w = self.s, self.w
         scale = s.scale / s.softcap if s.softcap > 0 else s.scale * LOG2E
-        q_at = (f"{self.roles['q']}[{_index(s.q_layout, s.d, self.b, self.head('q'), self.pos('q'), 'd')}]")
+        q_at = (f"{self.roles['q']}[{index_expr(s.q_layout, s.d, self.b, self.head('q'), self.pos('q'), 'd')}]")
         w(f"for q in T.serial({self.BQ}):")
         with w.indent():
             w(f"for d in T.serial({s.d}):")
@@ -351,75 +293,3 @@ class _Gen:
                     w(f"Ot[{q} + {r}, {d0} + d] = o{r}[d]")
 
         self._tiled(n_rows, s.dv, self.c.rows, self.c.width, emit)
-
-    def _out(self, q: str, d: str) -> str:
-        s = self.s
-        return f"{self.roles['out']}[{_index(s.o_layout, s.dv, self.b, self.head(q), self.pos(q), d)}]"
-
-    def _row_guard(self) -> None:
-        if self.ragged:
-            self.w(f"if {self.r0} + q < {self.R}:")
-            self.w.depth += 1
-
-    def store_final(self) -> None:
-        w, s = self.w, self.s
-        w(f"for q in T.serial({self.BQ}):")
-        with w.indent():
-            depth = w.depth
-            self._row_guard()
-            w(f"for d in T.vectorized({s.dv}):")
-            with w.indent():
-                w(f"{self._out('q', 'd')} = T.if_then_else(m[q] > T.float32({LIVE!r}), "
-                  "Ot[q, d] / l[q], T.float32(0))")
-            w.depth = depth
-
-    def store_partial(self) -> None:
-        w, s = self.w, self.s
-        w(f"for q in T.serial({self.BQ}):")
-        with w.indent():
-            w("WM[t, q] = m[q]")
-            w("WL[t, q] = l[q]")
-            w(f"for d in T.vectorized({s.dv}):")
-            with w.indent():
-                w("WO[t, q, d] = Ot[q, d]")
-
-    def merge(self) -> None:
-        """Combines the KV splits of each row block: rescale to the common max, sum, divide."""
-        w, s, S = self.w, self.s, self.split
-        ngroups = s.batch * s.kv_heads * self.NRB
-        loop = "parallel" if self.c.parallel and ngroups > 1 else "serial"
-        w(f"for u in T.{loop}({ngroups}):")
-        with w.indent():
-            w(f"acc = T.alloc_buffer(({s.dv},), 'float32')")
-            w(f"for q in T.serial({self.BQ}):")
-            with w.indent():
-                tq = f"u * {S}"
-                w("mm = T.alloc_buffer((1,), 'float32')")
-                w("ll = T.alloc_buffer((1,), 'float32')")
-                w(f"mm[0] = WM[{tq}, q]")
-                w(f"for p in T.serial(1, {S}):")
-                with w.indent():
-                    w(f"mm[0] = T.max(mm[0], WM[{tq} + p, q])")
-                w("ll[0] = T.float32(0)")
-                w(f"for d in T.vectorized({s.dv}):")
-                with w.indent():
-                    w("acc[d] = T.float32(0)")
-                w(f"for p in T.serial({S}):")
-                with w.indent():
-                    w(f"ll[0] = ll[0] + WL[{tq} + p, q] * exp2(WM[{tq} + p, q] - mm[0])")
-                    w(f"for d in T.vectorized({s.dv}):")
-                    with w.indent():
-                        w(f"acc[d] = acc[d] + WO[{tq} + p, q, d] * exp2(WM[{tq} + p, q] - mm[0])")
-                # the output indexing uses t-based row/head helpers: rebind them to this group
-                t_expr = f"(u * {S})"
-                out = self._out("q", "d").replace("(t ", f"({t_expr} ")
-                guard = f"{self.r0} + q < {self.R}".replace("(t ", f"({t_expr} ")
-                if self.ragged:
-                    w(f"if {guard}:")
-                    w.depth += 1
-                w(f"for d in T.vectorized({s.dv}):")
-                with w.indent():
-                    w(f"{out} = T.if_then_else(mm[0] > T.float32({LIVE!r}), "
-                      "acc[d] / ll[0], T.float32(0))")
-                if self.ragged:
-                    w.depth -= 1

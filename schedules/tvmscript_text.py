@@ -1,0 +1,59 @@
+"""Helpers of kernels generated as TVMScript text: a small indenting writer, and expression
+builders (`exp2`, `tanh`) that the text calls and tvm_api.parse_tvmscript binds at parse time."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+LOG2E = 1.4426950408889634
+
+
+def make_exp2(T: Any) -> Callable[[Any], Any]:
+    def exp2(x: Any) -> Any:
+        """2^x for x <= 0: Cephes exp2f polynomial on [-0.5, 0.5]; every op vectorises."""
+        x = T.max(x, T.float32(-127.0))
+        n = T.floor(x + T.float32(0.5))
+        f = x - n
+        p = ((((T.float32(1.535336188319500e-4) * f + T.float32(1.339887440266574e-3)) * f
+               + T.float32(9.618437357674640e-3)) * f + T.float32(5.550332471162809e-2)) * f
+             + T.float32(2.402264791363012e-1)) * f + T.float32(6.931472028550421e-1)
+        p = p * f + T.float32(1.0)
+        return p * T.reinterpret("float32", T.shift_left(T.Cast("int32", n) + 127, 23))
+    return exp2
+
+
+def make_tanh(T: Any) -> Callable[[Any], Any]:
+    exp2 = make_exp2(T)
+
+    def tanh(x: Any) -> Any:
+        """tanh via exp2 of -2|x| (no overflow); vectorises."""
+        e = exp2(T.float32(-2.0 * LOG2E) * T.fabs(x))
+        t = (T.float32(1.0) - e) / (T.float32(1.0) + e)
+        return T.if_then_else(x < T.float32(0.0), -t, t)
+    return tanh
+
+
+HELPERS = {"exp2": make_exp2, "tanh": make_tanh}
+
+
+class Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.depth = 0
+
+    def __call__(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+    def indent(self) -> Indent:
+        return Indent(self)
+
+
+class Indent:
+    def __init__(self, w: Writer) -> None:
+        self.w = w
+
+    def __enter__(self) -> None:
+        self.w.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.w.depth -= 1
