@@ -1,0 +1,80 @@
+"""The demo page (targets/wasm/demo.html + runtime/wasm_host.mjs) in headless Chromium.
+
+Each case's web folder is served on 127.0.0.1 by a Python http.server thread; Chromium (Debian's
+`chromium`, its own throw-away profile) loads the page, which runs the model and writes a JSON
+report into #result; `--dump-dom` hands the final DOM back. The page's rel_err is against
+onnxruntime's outputs (expected{i}.bin), and the first values are checked here again.
+"""
+from __future__ import annotations
+
+import functools
+import html
+import json
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import onnxjit
+from onnxjit.targets.wasm.export import export_web
+from tests.helpers import run_onnxruntime
+from tests.targets.wasm_cases import CASES, REL_TOL, require_program, require_wasm_toolchain
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--disable-extensions", "--virtual-time-budget=60000")
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (the stdlib's name)
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A folder served on 127.0.0.1 (a free port) for the module's tests."""
+    root = tmp_path_factory.mktemp("site")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _page_report(chromium: str, url: str, profile: Path) -> dict[str, object]:
+    done = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                           "--dump-dom", url], capture_output=True, text=True, timeout=120,
+                          check=False)
+    found = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, re.S)
+    assert found and found.group(1).strip(), f"no result in the page:\n{done.stdout[-2000:]}" \
+                                             f"\n{done.stderr[-2000:]}"
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_demo_page_matches_onnxruntime_in_chromium(case: str, site: tuple[Path, str],
+                                                   tmp_path: Path) -> None:
+    require_wasm_toolchain()
+    chromium = require_program("chromium")
+    root, base = site
+    model, feeds = CASES[case]()
+    expected = run_onnxruntime(model, feeds)
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
+    export_web(session, root / case, feeds, expected)
+    report = _page_report(chromium, f"{base}/{case}/index.html", tmp_path / "profile")
+    assert report["ok"], report.get("error")
+    outputs = report["outputs"]
+    assert isinstance(outputs, list) and len(outputs) == len(expected)
+    for got, want in zip(outputs, expected):
+        assert got["rel_err"] is not None and got["rel_err"] <= REL_TOL, (case, got)
+        first = np.asarray(want).reshape(-1)[:8]
+        np.testing.assert_allclose(got["first"], first, rtol=1e-4, atol=1e-5 * np.abs(want).max())
