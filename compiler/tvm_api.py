@@ -151,8 +151,11 @@ def meta_schedule_tune(func: PrimFunc, target: Any, trials: int, work_dir: str) 
     meta_schedule needs psutil (and a cost model: the random one, so no xgboost); if it records
     nothing that builds, the untuned function comes back.
     """
+    import logging
+
     from tvm.s_tir import meta_schedule as ms
 
+    logging.getLogger("tvm.s_tir.meta_schedule").setLevel(logging.WARNING)  # per-trial tables
     mod = IRModule({"main": func.with_attr("global_symbol", "main")})
     db = ms.tune_tir(mod=mod, target=target, work_dir=work_dir, max_trials_global=trials,
                      num_trials_per_iter=min(trials, 4), cost_model="random")
