@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="inputs, outputs and op support of a model")
     info.add_argument("model", help="path to an .onnx file")
+    info.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
+                      help="size of a symbolic input dimension for the memory plan (repeatable)")
+    info.add_argument("--no-plan", action="store_true",
+                      help="skip compiling for the memory plan (arena peak)")
     info.set_defaults(func=cmd_info)
 
     def compile_options(p: argparse.ArgumentParser) -> None:
@@ -75,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "records already in the cache are used either way)")
     bench.add_argument("--records", metavar="FILE.jsonl", help="tuning-record file "
                        "(default: $ONNXJIT_CACHE_DIR/tuning_records.jsonl)")
+    bench.add_argument("--profile", action="store_true",
+                       help="also print a per-kernel time breakdown beside onnxruntime's per-node "
+                            "profile")
+    bench.add_argument("--profile-runs", type=_positive_int, default=20, metavar="N",
+                       help="runs averaged in the profile (default 20)")
     bench.set_defaults(func=cmd_bench)
 
     tune = sub.add_parser("tune", help="tune every kernel of a model within a time budget")
@@ -162,7 +171,31 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"  - {op.describe()}")
         return EXIT_UNSUPPORTED
     print("all ops supported")
+    if not args.no_plan:
+        _print_memory_plan(args)
     return EXIT_OK
+
+
+def _print_memory_plan(args: argparse.Namespace) -> None:
+    """Compiles for the given (or unit) dims and reports the arena the executor allocates."""
+    from onnxjit.runtime.feeds import check_dims_used, parse_dims, random_feeds
+    from onnxjit.runtime.profile import memory_summary
+    from onnxjit.runtime.session import InferenceSession
+
+    dims = parse_dims(args.dim)
+    with contextlib.redirect_stdout(sys.stderr):
+        session = InferenceSession(args.model, threads=1)
+        check_dims_used(session.get_inputs(), dims)
+        compiled = session.compiled(random_feeds(session.get_inputs(), 0, dims))
+    mem = memory_summary(compiled.plan, compiled.constants)
+    shapes = ", ".join(f"{n}={list(s)}" for n, s, _ in compiled.signature)
+    print(f"memory plan ({shapes}): arena peak {_mib(mem.arena_bytes)} for {mem.values} values "
+          f"({_mib(mem.unshared_bytes)} without buffer reuse), weights {_mib(mem.constant_bytes)}, "
+          f"{len(compiled.kernels)} kernels")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.2f} MiB"
 
 
 # -- run ----------------------------------------------------------------------------------------
@@ -222,8 +255,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = compare_with_onnxruntime(
             args.model, target=args.target, threads=args.threads, repeats=args.repeats,
             seed=args.seed, dims=dims, log=_progress, tune=args.tune, records=args.records)
+    profile = _bench_profile(args, dims) if args.profile else None
     if args.json:
-        print(json.dumps({k: _json_value(v) for k, v in result.as_dict().items()}))
+        data = {k: _json_value(v) for k, v in result.as_dict().items()}
+        if profile is not None:
+            data["profile"] = {side: [vars(k) for k in getattr(profile, side)]
+                               for side in ("onnxjit", "onnxruntime")}
+        print(json.dumps(data))
         return EXIT_OK
     print(f"model        {args.model}")
     print(f"target       {result.target} ({result.threads} thread{'s' * (result.threads != 1)})")
@@ -232,7 +270,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"speedup      {result.speedup:.2f}x (onnxruntime time / onnxjit time)")
     print(f"max_abs_err  {result.max_abs_err:.3g}")
     print(f"rel_err      {result.rel_err:.3g}")
+    if profile is not None:
+        from onnxjit.runtime.profile import format_profile
+
+        print(f"\nper-kernel profile (mean ms per run over {profile.runs} runs; 'ort same': "
+              "onnxruntime's time for the same graph nodes, where it kept them unfused)")
+        print(format_profile(profile), end="")
     return EXIT_OK
+
+
+def _bench_profile(args: argparse.Namespace, dims: dict[str, int]) -> Any:
+    from onnxjit.runtime.feeds import random_feeds
+    from onnxjit.runtime.profile import profile_model
+    from onnxjit.runtime.session import InferenceSession
+
+    _progress(f"profiling {args.profile_runs} run(s) per runtime ...")
+    with contextlib.redirect_stdout(sys.stderr):
+        session = InferenceSession(args.model, target=args.target, threads=args.threads,
+                                   records=args.records)
+        feeds = random_feeds(session.get_inputs(), args.seed, dims)
+        return profile_model(args.model, session, feeds, args.profile_runs)
 
 
 # -- tune ---------------------------------------------------------------------------------------
