@@ -30,6 +30,13 @@ def _cdiv(a: int, b: int) -> int:
     return (a + b - 1) // b
 
 
+def _pow2_at_least(n: int) -> int:
+    p = 1
+    while p < n:
+        p *= 2
+    return p
+
+
 def shared_bytes(spec: AttentionSpec, bq: int, bkv: int) -> int:
     return 4 * (bq * spec.d + bkv * spec.d + bkv * spec.dv + bq * bkv)
 
@@ -70,10 +77,20 @@ class GpuAttentionTemplate(ScheduleTemplate):
         space = self.space(kernel, target)
         if not space:
             raise KnobError(f"no attention tile fits {target.describe()}")
-        # Most threads per block, then the tallest query tile; at most 16 columns per thread.
-        return max(space, key=lambda k: (int(k["bq"]) * int(k["tv"]),
+        # No taller query tile than the queries (decode: one row); then most threads per block,
+        # the tallest query tile, at most 16 columns per thread.
+        spec = self._spec(kernel)
+        short = [k for k in space if int(k["bq"]) <= max(8, _pow2_at_least(spec.sq))]
+        return max(short or space, key=lambda k: (int(k["bq"]) * int(k["tv"]),
                                          _cdiv(64, int(k["tv"])) <= 16, int(k["bq"]),
                                          int(k["bkv"])))
+
+    @staticmethod
+    def _spec(kernel: Kernel) -> AttentionSpec:
+        found = kernel_attention(kernel)
+        if found is None:
+            raise KnobError(f"kernel {kernel.name} is not one onnxjit::Attention")
+        return found[0]
 
     def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         raise KnobError("gpu_attention generates its kernel (instantiate)")
