@@ -12,8 +12,9 @@ from onnxjit.compiler.errors import (  # noqa: E402
     BuildError, InputError, LoweringError, ModelLoadError, OnnxJitError, UnsupportedOpsError,
 )
 from onnxjit.runtime.session import InferenceSession, NodeArg  # noqa: E402
+from onnxjit.runtime.artifact_session import load  # noqa: E402
 
 __all__ = [
-    "__version__", "InferenceSession", "NodeArg", "OnnxJitError", "ModelLoadError",
+    "__version__", "InferenceSession", "NodeArg", "load", "OnnxJitError", "ModelLoadError",
     "UnsupportedOpsError", "LoweringError", "InputError", "BuildError",
 ]

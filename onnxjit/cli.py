@@ -86,6 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="runs averaged in the profile (default 20)")
     bench.set_defaults(func=cmd_bench)
 
+    comp = sub.add_parser("compile", help="compile a model into an artifact directory that "
+                          "InferenceSession(OUT) loads without recompiling")
+    compile_options(comp)
+    comp.add_argument("-o", "--output", required=True, metavar="OUT",
+                      help="artifact directory to write (created if missing)")
+    comp.add_argument("--tune", type=float, default=0.0, metavar="SECONDS",
+                      help="tune the kernels for up to SECONDS first (default: records only)")
+    comp.add_argument("--records", metavar="FILE.jsonl", help="tuning-record file "
+                      "(default: $ONNXJIT_CACHE_DIR/tuning_records.jsonl)")
+    comp.set_defaults(func=cmd_compile)
+
     tune = sub.add_parser("tune", help="tune every kernel of a model within a time budget")
     compile_options(tune)
     tune.add_argument("--budget", type=float, default=30.0, metavar="SECONDS",
@@ -290,6 +301,30 @@ def _bench_profile(args: argparse.Namespace, dims: dict[str, int]) -> Any:
                                    records=args.records)
         feeds = random_feeds(session.get_inputs(), args.seed, dims)
         return profile_model(args.model, session, feeds, args.profile_runs)
+
+
+# -- compile ------------------------------------------------------------------------------------
+def cmd_compile(args: argparse.Namespace) -> int:
+    from onnxjit.runtime.artifact_session import compile_to_artifact
+    from onnxjit.runtime.jit_tuning import tune_compiled
+    from onnxjit.runtime.session import InferenceSession
+    from onnxjit.schedules.tuner import TuneOptions
+
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):
+        session = InferenceSession(args.model, target=args.target, threads=args.threads,
+                                   records=args.records)
+        feeds = _feeds(args, session)
+        if args.tune > 0:
+            _progress(f"tuning for up to {args.tune:g} s ...")
+            tune_compiled(session.compiled(feeds), session.target, session.records,
+                          TuneOptions(budget_s=args.tune, seed=args.seed))
+        out = compile_to_artifact(args.model, args.output, feeds, target=args.target,
+                                  threads=session.target.threads, records=args.records)
+    shapes = ", ".join(f"{n}: {v.dtype}{list(v.shape)}" for n, v in feeds.items())
+    print(f"wrote {out} ({session.target.describe()}, inputs {shapes}) in "
+          f"{time.perf_counter() - start:.1f} s")
+    return EXIT_OK
 
 
 # -- tune ---------------------------------------------------------------------------------------

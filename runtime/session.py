@@ -46,6 +46,17 @@ def _ort_type(dtype: str) -> str:
 
 
 class InferenceSession:
+    def __new__(cls, model: ModelSource, *args: Any, **kwargs: Any) -> InferenceSession:
+        # A compiled artifact directory (`onnxjit compile`) loads without compiling.
+        if cls is InferenceSession and isinstance(model, (str, os.PathLike)):
+            from onnxjit.runtime.artifact import is_artifact
+
+            if is_artifact(model):
+                from onnxjit.runtime.artifact_session import ArtifactSession
+
+                return super().__new__(ArtifactSession)
+        return super().__new__(cls)
+
     def __init__(self, model: ModelSource, target: str | Target = "cpu",
                  threads: int | None = None, chooser: Chooser | None = None,
                  tune: float | None = None, records: str | os.PathLike[str] | None = None) -> None:
