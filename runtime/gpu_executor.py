@@ -16,12 +16,22 @@ from onnxjit.compiler.errors import OnnxJitError
 
 
 class CudaExecutor:
+    """Device buffers are made at the first run, so a model compiles (CUDA source, PTX) on a
+    machine without a GPU; running there raises."""
+
     def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+        self.plan = compiled.plan
+        self.tensors: dict[str, Any] = {}
+        self.calls: list[tuple[str, Any, tuple[Any, ...]]] | None = None
+        self._folded = {o: compiled.graph.constants[o] for o in self.plan.outputs
+                        if o in compiled.graph.constants}
+
+    def _bind(self) -> list[tuple[str, Any, tuple[Any, ...]]]:
         if not tvm_gpu.cuda_device_exists():
             raise OnnxJitError("the cuda target compiled, but running needs a CUDA GPU and "
                                "driver (none found); PTX/cubin: targets.gpu.CudaTarget.ptx")
-        self.plan = compiled.plan
-        self.tensors: dict[str, Any] = {}
+        compiled = self.compiled
         for name, slot in self.plan.slots.items():
             if not slot.alias_of:
                 self.tensors[name] = tvm_gpu.cuda_empty(tuple(slot.shape), slot.dtype)
@@ -31,16 +41,16 @@ class CudaExecutor:
                     tuple(slot.shape), slot.dtype)
         for name, value in compiled.constants.items():
             self.tensors[name] = tvm_gpu.cuda_tensor(np.ascontiguousarray(value))
-        self._folded = {o: compiled.graph.constants[o] for o in self.plan.outputs
-                        if o in compiled.graph.constants}
-        self.calls = [(step.kernel, compiled.module[step.kernel],
-                       tuple(self.tensors[a] for a in step.args))
-                      for step in self.plan.kernel_calls]
+        return [(step.kernel, compiled.module[step.kernel],
+                 tuple(self.tensors[a] for a in step.args))
+                for step in self.plan.kernel_calls]
 
     def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None,
             profile: dict[str, list[float]] | None = None) -> list[np.ndarray]:
         import time
 
+        if self.calls is None:
+            self.calls = self._bind()
         names = outputs if outputs is not None else list(self.plan.outputs)
         for name in self.plan.inputs:
             if name in self.tensors:
