@@ -1,13 +1,17 @@
 """The wasm target in wasmtime: whole models against onnxruntime, wasm-sized schedules, fast math."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import onnx
 from onnx import helper
 
 import onnxjit
+from onnxjit.cli import main
 from onnxjit.schedules import select_template
 from tests.helpers import make_model
 from tests.targets.wasm_cases import (CASES, assert_close_to_onnxruntime, rel_err,
@@ -82,3 +86,14 @@ def test_wasm_target_refuses_threads() -> None:
     model, _ = CASES["matmul_softmax"]()
     with pytest.raises(onnxjit.OnnxJitError, match="one thread"):
         onnxjit.InferenceSession(model.SerializeToString(), target="wasm", threads=2)
+
+
+def test_cli_bench_on_wasm_checks_against_onnxruntime(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    model, _ = CASES["matmul_softmax"]()
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    assert main(["bench", str(path), "--target", "wasm", "--repeats", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["target"] == "wasm" and result["threads"] == 1
+    assert result["rel_err"] <= 1e-4

@@ -1,15 +1,19 @@
 """The JavaScript host (runtime/wasm_host.mjs) in Node.js on the artifacts the wasm target writes."""
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
 import onnxjit
+from benchmarks.wasm_vs_ortweb import prepare
 from onnxjit.targets.wasm.model import NODE_RUNNER, read_outputs, write_inputs
-from tests.targets.wasm_cases import (CASES, assert_close_to_onnxruntime, require_program,
-                                      require_wasm_toolchain)
+from tests.targets.wasm_cases import (CASES, REL_TOL, assert_close_to_onnxruntime,
+                                      require_program, require_wasm_toolchain)
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -40,3 +44,21 @@ def test_node_host_reports_a_wrong_input_size(tmp_path: Path) -> None:
     done = subprocess.run([node, str(NODE_RUNNER), str(manifest_path), str(tmp_path)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode != 0 and "input a has 3 elements" in done.stderr
+
+
+def test_benchmark_script_agrees_with_onnxruntime_web(tmp_path: Path) -> None:
+    """benchmarks/wasm_vs_ortweb.mjs on a small model: both wasm runtimes give onnxruntime's
+    outputs (the speed comparison itself is the benchmark's, never asserted)."""
+    require_wasm_toolchain()
+    node = require_program("node")
+    if not (REPO / "web" / "node_modules" / "onnxruntime-web").is_dir():
+        pytest.skip("onnxruntime-web is not installed (npm ci --prefix web; .ci/run does)")
+    model, feeds = CASES["matmul_softmax"]()
+    prepare(model, feeds, tmp_path, tune=0.0)
+    done = subprocess.run([node, str(REPO / "benchmarks" / "wasm_vs_ortweb.mjs"), str(tmp_path),
+                           "1", "2"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    (errors,) = result["errors"]
+    assert errors["onnxjit"] <= REL_TOL and errors["ortweb"] <= REL_TOL, errors
+    assert result["ortweb_threads"] == 1 and result["onnxjit_ms"] > 0 and result["ortweb_ms"] > 0

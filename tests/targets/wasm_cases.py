@@ -12,30 +12,15 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
 
 from benchmarks.attention import attention_model
 from benchmarks.conv import single_conv
 from benchmarks.scan import cumsum, scan_linear, scan_mamba
+from benchmarks.wasm_vs_ortweb import matmul_softmax
 from tests.helpers import run_onnxruntime
 
 Case = tuple[onnx.ModelProto, dict[str, np.ndarray]]
 REL_TOL = 1e-4
-
-
-def matmul_softmax(n: int = 128, k: int = 128, m: int = 128) -> Case:
-    rng = np.random.default_rng(0)
-    feeds = {"a": (0.25 * rng.standard_normal((n, k))).astype(np.float32),
-             "b": (0.25 * rng.standard_normal((k, m))).astype(np.float32)}
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "b"], ["c"]),
-         helper.make_node("Softmax", ["c"], ["y"], axis=-1)], "matmul_softmax",
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(v.shape))
-         for name, v in feeds.items()],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, m])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model, feeds
 
 
 def sparse_conv() -> Case:
@@ -45,7 +30,7 @@ def sparse_conv() -> Case:
 
 
 CASES: dict[str, Callable[[], Case]] = {
-    "matmul_softmax": matmul_softmax,
+    "matmul_softmax": lambda: matmul_softmax(128, 128, 128),
     "attention_causal": lambda: attention_model(64, 96, True, q_heads=4, kv_heads=2, d=32),
     "sparse_conv_1x1": sparse_conv,
     "cumsum": lambda: cumsum(128, 96),

@@ -1,0 +1,86 @@
+// Times onnxjit's .wasm against onnxruntime-web (wasm backend) in one Node.js process, 1 thread each.
+//   node benchmarks/wasm_vs_ortweb.mjs DIR [ROUNDS] [RUNS_PER_ROUND]
+// DIR holds model.json/model.wasm (onnxjit), model.onnx, input{i}.bin and expected{i}.bin
+// (native onnxruntime's outputs), as benchmarks/wasm_vs_ortweb.py writes them. Both sides are timed
+// on whole runs (inputs in, outputs out): ours is WasmModel.run, theirs InferenceSession.run on
+// tensors made once. Rounds interleave the two; per-round medians; prints one JSON object.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { loadModel } from '../runtime/wasm_host.mjs';
+
+const require = createRequire(new URL('../web/package.json', import.meta.url));
+const ort = require('onnxruntime-web');
+
+const [dir, roundsArg = '5', runsArg = '10'] = process.argv.slice(2);
+const rounds = Number(roundsArg), runs = Number(runsArg);
+
+function typed(Typed, path) {
+  const raw = readFileSync(path);
+  const copy = new Uint8Array(raw.byteLength);
+  copy.set(raw);
+  return new Typed(copy.buffer);
+}
+
+function relErr(got, want) {
+  let diff = 0, scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(Number(got[i]) - Number(want[i]));
+    diff = Math.max(diff, Number.isNaN(d) ? Infinity : d);
+    scale = Math.max(scale, Math.abs(Number(want[i])));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+function timeRuns(fn) {
+  const ms = [];
+  for (let r = 0; r < runs; r++) {
+    const start = performance.now();
+    fn();
+    ms.push(performance.now() - start);
+  }
+  return median(ms);
+}
+
+async function timeRunsAsync(fn) {
+  const ms = [];
+  for (let r = 0; r < runs; r++) {
+    const start = performance.now();
+    await fn();
+    ms.push(performance.now() - start);
+  }
+  return median(ms);
+}
+
+ort.env.wasm.numThreads = 1;
+const model = await loadModel(join(dir, 'model.json'));
+const inputs = {}, feeds = {};
+model.inputs.forEach((entry, i) => {
+  const Typed = model.view(entry).constructor;
+  inputs[entry.name] = typed(Typed, join(dir, `input${i}.bin`));
+  feeds[entry.name] = new ort.Tensor(entry.dtype, inputs[entry.name], entry.shape);
+});
+const session = await ort.InferenceSession.create(readFileSync(join(dir, 'model.onnx')),
+                                                  { executionProviders: ['wasm'] });
+const ours = model.run(inputs);
+const theirs = await session.run(feeds);
+const errors = model.outputs.map((entry, i) => {
+  const want = typed(ours[entry.name].constructor, join(dir, `expected${i}.bin`));
+  return { name: entry.name, onnxjit: relErr(ours[entry.name], want),
+           ortweb: relErr(theirs[entry.name].data, want) };
+});
+const perRound = [];
+for (let r = 0; r < rounds; r++) {
+  const a = timeRuns(() => model.run(inputs));
+  const b = await timeRunsAsync(() => session.run(feeds));
+  perRound.push({ onnxjit_ms: a, ortweb_ms: b, speedup: b / a });
+}
+console.log(JSON.stringify({
+  onnxjit_ms: median(perRound.map((x) => x.onnxjit_ms)),
+  ortweb_ms: median(perRound.map((x) => x.ortweb_ms)),
+  speedup: median(perRound.map((x) => x.speedup)),
+  errors, rounds: perRound, ortweb_version: ort.env.versions?.web ?? null,
+  ortweb_threads: ort.env.wasm.numThreads,
+}));
