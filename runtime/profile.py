@@ -51,13 +51,21 @@ def profile_onnxjit(session: Any, feeds: Mapping[str, np.ndarray], runs: int) ->
     times: dict[str, list[float]] = {}
     for _ in range(runs):
         executor.run(dict(feeds), profile=times)
-    by_name = {k.name: k for k in compiled.kernels}
+    # From the plan, not compiled.kernels: an artifact's session keeps no kernel IR.
+    calls = {c.kernel: c for c in compiled.plan.kernel_calls}
     rows = []
     for name, samples in times.items():
-        kernel = by_name[name]
-        ops = "+".join(dict.fromkeys(kernel.op_types))
-        rows.append(KernelTime(name, ops, 1e3 * sum(samples) / runs, kernel.nodes))
+        labels = [_split_label(label) for label in calls[name].nodes]
+        ops = "+".join(dict.fromkeys(op for _, op in labels))
+        nodes = tuple(node for node, _ in labels)
+        rows.append(KernelTime(name, ops, 1e3 * sum(samples) / runs, nodes))
     return sorted(rows, key=lambda r: -r.ms)
+
+
+def _split_label(label: str) -> tuple[str, str]:
+    """("node", "Op") from a KernelCall label "node (Op)"."""
+    node, _, op = label.rpartition(" (")
+    return (node, op.rstrip(")")) if node else (label, "?")
 
 
 def profile_onnxruntime(model: Any, feeds: Mapping[str, np.ndarray], threads: int,
