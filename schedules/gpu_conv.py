@@ -81,6 +81,7 @@ def conv_kernel(g: ConvGeometry, spec: dict[str, Any], shapes: list[tuple[int, .
     br = max(1, int(spec["block"]))
     has_r = "add" in spec["post"]
     taps, kw, cg, mg = g.taps, g.kw, g.cg, g.mg
+    wct = int(spec.get("wct") or mg)   # Wt is [group, mg / wct, cg, taps, wct] (conv_rewrite.py)
     xq_len, cpl, pl, wq = g.xq_len, g.cplane, g.plane, g.wq
     xlen, howo, outs = g.c * g.h * g.w, g.ho * g.wo, g.n * g.m * g.ho * g.wo
     pads = g.n * xq_len
@@ -111,7 +112,8 @@ def conv_kernel(g: ConvGeometry, spec: dict[str, Any], shapes: list[tuple[int, .
                     else:
                         for ci in T.serial(cg):
                             for t in T.unroll(taps):
-                                acc[0] = acc[0] + Wf[((co // mg * cg + ci) * taps + t) * mg + co % mg] \
+                                acc[0] = acc[0] + Wf[(((co // mg * (mg // wct) + co % mg // wct) * cg + ci)
+                                                      * taps + t) * wct + co % mg % wct] \
                                     * Xs[nn * xq_len + (co // mg * cg + ci) * cpl + toff(t) + q]
                     Yf[e] = _epilogue(spec, acc[0], co, B, Rf, e)
 

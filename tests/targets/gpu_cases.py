@@ -1,21 +1,48 @@
 """Models the GPU tests compile and run: one or more per op family, small versions of the
 benchmark models (same builders). Outputs are compared with onnxruntime (CPU) by rel_err
-(max |ours - theirs| / max |theirs|, per output) <= 1e-4, as in wasm_cases.
+(max |ours - theirs| / max |theirs|, per output) <= 1e-4.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
-from onnx import TensorProto, helper
+import onnx
+from onnx import helper
 
 from benchmarks.attention import attention_model
 from benchmarks.conv import single_conv
 from benchmarks.scan import causal_conv, cumsum, linear_attention, scan_linear, scan_mamba
-from tests.helpers import make_model
-from tests.targets.wasm_cases import Case, matmul_softmax
+from tests.helpers import make_model, run_onnxruntime
 
+Case = tuple[onnx.ModelProto, dict[str, np.ndarray]]
+REL_TOL = 1e-4
 SEED = np.random.default_rng
+
+
+def rel_err(got: np.ndarray, want: np.ndarray) -> float:
+    want64 = np.asarray(want, dtype=np.float64)
+    scale = max(float(np.abs(want64).max(initial=0.0)), 1e-30)
+    return float(np.abs(np.asarray(got, dtype=np.float64) - want64).max(initial=0.0)) / scale
+
+
+def assert_close_to_onnxruntime(model: onnx.ModelProto, feeds: dict[str, np.ndarray],
+                                outputs: Sequence[np.ndarray], where: str) -> None:
+    expected = run_onnxruntime(model, feeds)
+    assert len(outputs) == len(expected), where
+    for i, (got, want) in enumerate(zip(outputs, expected)):
+        assert got.shape == np.asarray(want).shape, f"{where} output {i}"
+        err = rel_err(got, want)
+        assert err <= REL_TOL, f"{where} output {i}: rel_err {err:.3g} > {REL_TOL}"
+
+
+def matmul_softmax(n: int, k: int, m: int) -> Case:
+    rng = SEED(0)
+    feeds = {"a": (0.25 * rng.standard_normal((n, k))).astype(np.float32),
+             "b": (0.25 * rng.standard_normal((k, m))).astype(np.float32)}
+    nodes = [helper.make_node("MatMul", ["a", "b"], ["c"]),
+             helper.make_node("Softmax", ["c"], ["y"], axis=-1)]
+    return make_model(nodes, feeds, ["y"], opset=17), feeds
 
 
 def conv_case(c: int, m: int, hw: int, k: int, zeros: float, pattern: str) -> Case:

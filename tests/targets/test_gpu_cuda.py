@@ -13,8 +13,7 @@ from onnxjit.compiler.pipeline import compile_graph
 from onnxjit.compiler.specialize import signature
 from onnxjit.runtime.session import InferenceSession
 from onnxjit.targets.gpu import CUDA_STATIC_SHARED, CudaTarget
-from tests.targets.gpu_cases import CASES, expected_template
-from tests.targets.wasm_cases import assert_close_to_onnxruntime
+from tests.targets.gpu_cases import CASES, assert_close_to_onnxruntime, expected_template
 
 PTXAS_SAMPLE = """ptxas info    : 0 bytes gmem
 ptxas info    : Compiling entry function 'k0_kernel' for 'sm_80'

@@ -10,8 +10,7 @@ import pytest
 from onnxjit.runtime.session import InferenceSession
 from onnxjit.schedules import TEMPLATES
 from onnxjit.targets import get_target
-from tests.targets.gpu_cases import CASES, expected_template
-from tests.targets.wasm_cases import assert_close_to_onnxruntime
+from tests.targets.gpu_cases import CASES, assert_close_to_onnxruntime, expected_template
 
 pytestmark = pytest.mark.slow
 
