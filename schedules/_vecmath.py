@@ -2,8 +2,9 @@
 
 `T.exp` lowers to scalar libm calls and `T.vectorized` cannot express horizontal reductions, so
 the recurrence kernels build their vector arithmetic from these (shared/notes/proto-scan.md).
-exp is 2^(x log2 e), Cephes-style: 2^n by exponent bits (no AVX-512 vscalef needed) and a
-degree-6 polynomial for the fraction, ~2e-7 relative error. Reciprocals use the hardware estimate plus one Newton step on x86.
+exp is 2^(x log2 e), Cephes-style: 2^n by exponent bits (any SIMD ISA) and a degree-6
+polynomial for the fraction, ~2e-7 relative error; on AVX-512 hosts `exp2_builder` gives an 8-op
+2^x through vreduceps/vscalefps. Reciprocals use the hardware estimate plus one Newton step on x86.
 """
 from __future__ import annotations
 
@@ -41,6 +42,45 @@ def vexp2(x2: Expr, lanes: int) -> Expr:
     return p * T.reinterpret(f"float32x{lanes}", bits)
 
 
+# 2^f on [0, 1) (minimax on relative error; fp32 Horner rel. err 1.6e-7), highest degree first
+EXP2_FLOOR_POLY = (1.877562957815826e-3, 8.989336900413036e-3, 5.582635849714279e-2,
+                   2.4015358090400696e-1, 6.931530833244324e-1, 9.999999403953552e-1)
+_AVX512 = {16: ("512", "int16"), 8: ("256", "int8")}
+
+
+def x86_avx512(target: Any, lanes: int) -> bool:
+    """vreduceps/vscalefps usable at this width: the host CPU target with AVX-512 F/BW/VL (every
+    such x86 also has DQ, which vreduceps needs)."""
+    if getattr(target, "name", "") != "cpu" or lanes not in _AVX512:
+        return False
+    from onnxjit.targets.cpu import cpu_features
+
+    return {"avx512f", "avx512bw", "avx512vl"} <= set(cpu_features())
+
+
+def vexp2_avx512(x2: Expr, lanes: int) -> Expr:
+    """2^x2 in 8 ops: f = x2 - floor(x2) by vreduceps, a degree-5 polynomial, and vscalefps
+    (p * 2^floor(x2): it saturates to 0 / inf itself, so no clamps). Rel. err ~2e-7."""
+    bits, mask = _AVX512[lanes]
+    f = T.call_llvm_pure_intrin(f"float32x{lanes}", f"llvm.x86.avx512.mask.reduce.ps.{bits}", x2,
+                                T.int32(9), x2, T.Cast(mask, -1), *_rounding(bits))
+    p = splat(EXP2_FLOOR_POLY[0], lanes)
+    for c in EXP2_FLOOR_POLY[1:]:
+        p = p * f + splat(c, lanes)
+    return T.call_llvm_pure_intrin(f"float32x{lanes}", f"llvm.x86.avx512.mask.scalef.ps.{bits}",
+                                   p, x2, p, T.Cast(mask, -1), *_rounding(bits))
+
+
+def _rounding(bits: str) -> tuple[Expr, ...]:
+    # the 512-bit forms take an explicit rounding operand (4: the current mode)
+    return (T.int32(4),) if bits == "512" else ()
+
+
+def exp2_builder(target: Any, lanes: int) -> Any:
+    """The fastest 2^x vector builder for `target` at `lanes` lanes."""
+    return vexp2_avx512 if x86_avx512(target, lanes) else vexp2
+
+
 def vexp(x: Expr, lanes: int) -> Expr:
     """exp(x) on a float32 vector of `lanes` lanes (as 2^(x log2 e))."""
     return vexp2(x * splat(LOG2E, lanes), lanes)
@@ -67,6 +107,15 @@ def tree_sum(terms: Sequence[Expr]) -> Expr:
             nxt.append(terms[-1])
         terms = nxt
     return terms[0]
+
+
+def chain_sum(terms: Sequence[Expr], chains: int = 2) -> Expr:
+    """Sum in `chains` running accumulators (a*b + acc contracts to FMAs), then added up."""
+    terms = list(terms)
+    accs = terms[:chains]
+    for i, term in enumerate(terms[chains:]):
+        accs[i % chains] = accs[i % chains] + term
+    return tree_sum(accs)
 
 
 def _shuffle(vs: Sequence[Expr], idx: Sequence[int]) -> Expr:

@@ -16,8 +16,9 @@ from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.ops._tir import internalise_params, read_spec
 from onnxjit.compiler.tvm_api import PrimFunc, T
 from onnxjit.schedules._vecmath import (
-    LOG2E, bcast, transpose_reduce, tree_sum, vexp, vexp2, vsigmoid)
+    LOG2E, bcast, exp2_builder, transpose_reduce, tree_sum, vexp, vexp2, vsigmoid)
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.scan_channels import group_sizes, selective_channel_kernel
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
@@ -78,14 +79,49 @@ class LinearScanTemplate(_RecurrenceTemplate):
 
 
 class SelectiveScanTemplate(_RecurrenceTemplate):
+    """Two forms: "chan" (lanes = channels, schedules/scan_channels.py; needs D a multiple of
+    the vector) and "state" (lanes = states, a transpose-reduce readout; any D, N % vec == 0)."""
+
     name = "selective_scan"
     op = "SelectiveScan"
     n_params = (8, 9)
 
+    def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
+        spec = self._spec(kernel)
+        if spec is None:
+            return []
+        lanes = getattr(target, "vector_lanes", 8)
+        n, d = int(spec["N"]), int(spec["D"])
+        points: list[Knobs] = []
+        w = next((v for v in (lanes, lanes // 2) if v >= 4 and d % v == 0), 0)
+        if w:
+            points += [{"form": "chan", "vec": w, "dbr": 0, "g": g, "tc": tc}
+                       for g in group_sizes(n, w) for tc in (0, 8, 16, 32, 64)]
+        points += [{"form": "state", "vec": p["vec"], "dbr": p["dbr"], "g": 0, "tc": 0}
+                   for p in super().space(kernel, target)]
+        return points
+
+    def default(self, kernel: Kernel, target: Target) -> Knobs:
+        space = self.space(kernel, target)
+        chan = [p for p in space if p["form"] == "chan"]
+        if chan:  # the largest state group (fewest passes over Δ, x and y), time chunks of 16
+            return next((p for p in chan if p["tc"] == 16), chan[0])
+        return space[0]
+
     def instantiate(self, kernel: Kernel, knobs: Knobs, target: Target) -> PrimFunc:
-        spec, vec, dbr = self._knobs(kernel, knobs, target)
-        func = selective_kernel(int(spec["L"]), int(spec["D"]), int(spec["N"]),
-                                bool(spec["skip"]), vec, dbr, target.threads)
+        spec = self._spec(kernel)
+        if "form" not in knobs:  # a record from before the "chan" form: the same state kernel
+            knobs = {"form": "state", **knobs, "g": 0, "tc": 0}
+        if spec is None or dict(knobs) not in [dict(k) for k in self.space(kernel, target)]:
+            raise KnobError(f"{self.name}: knobs {dict(knobs)} do not fit this kernel")
+        length, d, n, skip = int(spec["L"]), int(spec["D"]), int(spec["N"]), bool(spec["skip"])
+        vec = int(knobs["vec"])
+        if knobs["form"] == "chan":
+            func = selective_channel_kernel(length, d, n, skip, vec, int(knobs["g"]),
+                                            int(knobs["tc"]), target.threads,
+                                            exp2_builder(target, vec))
+        else:
+            func = selective_kernel(length, d, n, skip, vec, int(knobs["dbr"]), target.threads)
         return func.with_attr("global_symbol", kernel.name)
 
 

@@ -93,6 +93,13 @@ def test_mamba_body_is_fused(readout: str) -> None:
     _check(model, feeds, "SelectiveScan")
 
 
+@pytest.mark.parametrize("length,d,n", [(37, 48, 12), (5, 20, 5)])
+def test_mamba_body_odd_sizes(length: int, d: int, n: int) -> None:
+    # time chunks with a tail, state groups that split N, channel vectors narrower than the lanes
+    model, feeds = scan_mamba("rs", length=length, d=d, n=n)
+    _check(model, feeds, "SelectiveScan")
+
+
 def test_near_miss_body_stays_generic() -> None:
     model, feeds = scan_linear("matmul", length=5, d=8, n=16)
     body = model.graph.node[1].attribute[0].g

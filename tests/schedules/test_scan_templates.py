@@ -61,6 +61,12 @@ def test_selective_scan_two_threads() -> None:
            threads=2)
 
 
+def test_selective_scan_odd_sizes_two_threads() -> None:
+    # 3 channel blocks over 2 threads, N = 12 in groups, 37 steps in chunks with a tail
+    _check(*scan_mamba("rs", length=37, d=48, n=12), SelectiveScanTemplate(), exact=False,
+           threads=2)
+
+
 def test_causal_conv() -> None:
     _check(*causal_conv(channels=6, k=4, t=45), CausalConvTemplate(), exact=False)
 
