@@ -97,3 +97,25 @@ def test_cli_bench_on_wasm_checks_against_onnxruntime(tmp_path: Path,
     result = json.loads(capsys.readouterr().out)
     assert result["target"] == "wasm" and result["threads"] == 1
     assert result["rel_err"] <= 1e-4
+
+
+@pytest.mark.slow
+def test_tuner_measures_wasm_candidates_in_wasmtime(tmp_path: Path) -> None:
+    """Candidates are linked into .wasm modules, checked and timed in wasmtime; the records
+    carry the wasm fingerprint and the session applies them."""
+    from onnxjit.runtime.jit_tuning import tune_compiled
+    from onnxjit.schedules.records import RecordStore
+    from onnxjit.schedules.tuner import TuneOptions
+
+    model, feeds = CASES["matmul_softmax"]()
+    store = RecordStore(tmp_path / "records.jsonl")
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm",
+                                       records=store.path)
+    options = TuneOptions(budget_s=20, build_workers=1, retune=True)
+    results = tune_compiled(session.compiled(feeds), session.target, store, options)
+    trials = [t for r in results for t in r.trials]
+    assert len(trials) >= 3 and all(not t.error for t in trials), [t.error for t in trials]
+    assert all(r.target == session.target.fingerprint_key() for r in store.load())
+    assert session.target.fingerprint_key().startswith("wasm-")
+    tuned = onnxjit.InferenceSession(model.SerializeToString(), target="wasm", records=store.path)
+    assert_close_to_onnxruntime(model, feeds, tuned.run(None, feeds), "wasm tuned")
