@@ -35,6 +35,43 @@ def _registers(target: Target) -> int:
     return 32 if getattr(target, "vector_lanes", 8) >= 16 else 16
 
 
+def _lanes(target: Target) -> int:
+    return int(getattr(target, "vector_lanes", 8))
+
+
+def _wct(spec: dict[str, Any], g: ConvGeometry) -> int:
+    return int(spec.get("wct") or g.mg)
+
+
+def _channel_ok(g: ConvGeometry, wct: int, lanes: int) -> bool:
+    """The channel-vectorised kernel needs whole vectors of output channels in each weight block."""
+    return wct % lanes == 0 and g.mg % lanes == 0
+
+
+class _Cost:
+    """A roofline in cycles for 2 FMAs and ~2 vector loads per cycle (the prototype's machines)."""
+
+    def __init__(self, g: ConvGeometry, lanes: int) -> None:
+        self.g, self.lanes = g, lanes
+        self.k = g.cg * g.taps
+
+    def pixel(self, ct: int, v: int, flat: bool) -> float:
+        g = self.g
+        length, rows = (g.nq, 1) if flat else (g.wo, g.ho)
+        vectors = -(-length // self.lanes) * rows
+        per_step = max(ct * v / 2.0, (ct + v) / 2.0)
+        return g.group * (g.mg / ct) * (vectors / v) * self.k * per_step
+
+    def channel(self, ob: int, wt: int) -> float:
+        g = self.g
+        full, rest = divmod(g.wo, wt)
+        def tile(w: int) -> float:
+            # loads: ob weight vectors + w broadcasts; stores: one scalar per channel and pixel
+            return self.k * max(ob * w / 2.0, (ob + w) / 2.0) + ob * w * self.lanes / 2.0
+        per_row = full * tile(wt) + (tile(rest) if rest else 0.0)
+        return g.group * g.ho * (g.mg / (ob * self.lanes)) * per_row
+
+
 class ConvTemplate(ScheduleTemplate):
     name = "conv"
 
@@ -49,53 +86,75 @@ class ConvTemplate(ScheduleTemplate):
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         spec, g = self._spec(kernel)
-        budget = _registers(target) - 2
+        regs, lanes = _registers(target), _lanes(target)
         points: list[Knobs] = []
         if spec["block"] and g.group == 1:
             br = int(spec["block"])
             for v in (1, 2, 3, 4, 6, 8):
-                if br * v + (v + br if br > 1 else 1) <= budget + 2:
+                if br * v + (v + br if br > 1 else 1) <= regs and v * lanes * 4 < 1024:
                     points += [{"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": m}
                                for m in ("flat", "rows")]
+        wct = _wct(spec, g)
+        cus = (1, 4) if g.taps == 1 and g.cg % 4 == 0 else (1,)  # cu > 1 reorders the sum over taps
         dense: list[Knobs] = []
-        cts = [c for c in (1, 2, 3, 4, 6, 8) if g.mg % c == 0]
-        for ct in cts:
+        for ct in (c for c in (1, 2, 4, 8, 16) if wct % c == 0):
             for v in (1, 2, 3, 4, 6):
-                if ct * v + v + 1 > budget:
-                    continue
-                for mode in ("flat", "rows"):
-                    for cu in ((1, 4) if g.taps == 1 and g.cg % 4 == 0 else (1,)):
-                        dense.append({"impl": "dense", "v": v, "ct": ct, "cu": cu, "mode": mode})
-        default = self.default(kernel, target)
+                if ct * v + v + 1 <= regs - 2:
+                    dense += [{"impl": "dense", "v": v, "ct": ct, "cu": cu, "mode": mode}
+                              for mode in ("flat", "rows") for cu in cus]
+        if _channel_ok(g, wct, lanes):
+            for ob in (1, 2, 4):
+                if g.mg % (ob * lanes) == 0:
+                    for wt in (3, 4, 5, 6, 7, 8, 12, 14):
+                        if ob * wt <= regs // 2:
+                            dense += [{"impl": "dense_c", "v": wt, "ct": ob, "cu": cu, "mode": "rows"}
+                                      for cu in cus]
         dense.sort(key=lambda k: self.estimate(kernel, k, target))
         points += dense
+        default = self.default(kernel, target)
         points = [default] + [p for p in points if p != default]
         return points[:MAX_POINTS]
 
+    def _dense_default(self, g: ConvGeometry, spec: dict[str, Any], target: Target) -> Knobs:
+        regs, lanes = _registers(target), _lanes(target)
+        wct = _wct(spec, g)
+        cu = 4 if g.taps == 1 and g.cg % 4 == 0 else 1
+        ct = max(c for c in (1, 2, 4, 8) if wct % c == 0)
+        v = max(x for x in (1, 2, 3, 4, 6) if ct * x + x + 1 <= regs - 2 or x == 1)
+        mode = "flat" if g.wq == g.wo or g.cg * g.taps >= 32 else "rows"
+        best: Knobs = {"impl": "dense", "v": v, "ct": ct, "cu": cu, "mode": mode}
+        if _channel_ok(g, wct, lanes):
+            # the prototype's NCHWc tile: 2 channel vectors x up to 7 pixels (16 with 32 registers)
+            ob = 2 if g.mg % (2 * lanes) == 0 else 1
+            cap = regs // 2 // ob
+            wt = min((w for w in range(3, cap + 1)), key=lambda w: (-(-g.wo // w) * w - g.wo, -w))
+            cand = {"impl": "dense_c", "v": wt, "ct": ob, "cu": 1 if g.taps > 1 else cu, "mode": "rows"}
+            cost = _Cost(g, lanes)
+            if cost.channel(ob, wt) < cost.pixel(ct, v, mode == "flat"):
+                best = cand
+        return best
+
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         spec, g = self._spec(kernel)
-        budget = _registers(target) - 2
-        mode = "flat" if g.wq == g.wo or g.cg * g.taps >= 32 else "rows"
         if spec["impl"] == "sparse":
             # CSR: the input vectors are FMA memory operands, so 8 accumulators fit; BSR: the
-            # shared input vector and br broadcasts need registers (measured: v=1 best at br=4)
+            # shared input vector and br broadcasts need registers
+            mode = "flat" if g.wq == g.wo or g.cg * g.taps >= 32 else "rows"
             br = int(spec["block"])
-            v = {1: 8, 2: 2}.get(br, 1)
+            v = {1: 8, 2: 4, 4: 4, 8: 2}.get(br, 1)
+            while v > 1 and (v * _lanes(target) * 4 >= 1024 or br * v + v + br > _registers(target)):
+                v //= 2
             return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode}
-        ct = max(c for c in (1, 2, 3, 4) if g.mg % c == 0)
-        v = max(x for x in (1, 2, 3, 4, 6) if ct * x + x + 1 <= budget or x == 1)
-        cu = 4 if g.taps == 1 and g.cg % 4 == 0 else 1
-        return {"impl": "dense", "v": v, "ct": ct, "cu": cu, "mode": mode}
+        return self._dense_default(g, spec, target)
 
     def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:
-        """Vector steps per output: loads + broadcasts per FMA, and tile waste."""
+        """Cycles: the larger of FMA and load issue per step, lane waste, channel-kernel stores."""
         _, g = self._spec(kernel)
-        lanes = getattr(target, "vector_lanes", 8)
+        cost = _Cost(g, _lanes(target))
         v, ct = int(knobs["v"]), int(knobs["ct"])
-        length = g.nq if knobs["mode"] == "flat" else g.wo
-        tiles = -(-length // (v * lanes)) * (1 if knobs["mode"] == "flat" else g.ho)
-        per_step = max(ct * v / 2.0, (ct + v) / 2.0)   # 2 FMA and ~2 loads per cycle
-        return tiles * (g.mg // ct) * per_step
+        if knobs["impl"] == "dense_c":
+            return cost.channel(ct, v)
+        return cost.pixel(ct, v, knobs["mode"] == "flat")
 
     def apply(self, sch: Any, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         raise KnobError("conv template generates its loop nest (instantiate)")
@@ -106,7 +165,7 @@ class ConvTemplate(ScheduleTemplate):
         if impl == "sparse" and not spec["block"]:
             raise KnobError("sparse point for a conv without a sparse packing")
         tiling = Tiling(impl, int(knobs["v"]), int(knobs["ct"]), int(knobs["cu"]),
-                        str(knobs["mode"]), getattr(target, "vector_lanes", 8), int(knobs.get("cob", 0)))
+                        str(knobs["mode"]), _lanes(target), int(knobs.get("cob", 0)), _wct(spec, g))
         shapes = [tuple(int(d) for d in p.shape) for p in kernel.func.params]
         epi = Epilogue(tuple(spec["post"]), float(spec["lo"]), float(spec["hi"]))
         try:

@@ -7,14 +7,21 @@ one input vector load shared by ct FMAs) or x `br` rows of a sparse block (the b
 load shared by br FMAs). Pixel tiles run over the flat q grid ("flat": rows of wq, columns past
 wo computed and dropped at the store) or along each output row ("rows": no waste, shorter tiles).
 The store applies the epilogue: + bias, then each post op (residual add, relu, clip) in order.
+
+The kernel is generated as TVMScript text so every register-tile statement has constant indices:
+each accumulator row is its own buffer under 1 KiB, the only allocations TVM 0.27 keeps on the stack
+(where LLVM turns them into vector registers; one (ct, v, lanes) buffer over 1 KiB goes to the heap
+and runs 3-5x slower, shared/notes/cpu-kernels.md).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
 
 from onnxjit.compiler.conv_geometry import ConvGeometry
-from onnxjit.compiler.tvm_api import PrimFunc, T, tirx
+from onnxjit.compiler.tvm_api import PrimFunc, parse_tvmscript
+
+MAX_UNROLLED_KX = 11        # wider kernels loop over kx too
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class Tiling:
     mode: str          # "flat" | "rows"
     lanes: int
     cob: int = 0       # dense: channel tiles per cache block (0: all)
+    wct: int = 0       # dense: output channels per weight block of Wt (0: all of a group's)
 
 
 @dataclass(frozen=True)
@@ -35,173 +43,244 @@ class Epilogue:
     hi: float
 
 
-def _apply(post: Epilogue, value: Any, co: Any, b: Any, r: Any, ridx: Any) -> Any:
-    value = value + b[co]
-    for op in post.post:
-        if op == "add":
-            value = value + r[ridx]
-        elif op == "relu":
-            value = tirx.max(value, tirx.const(0.0, "float32"))
-        elif op == "clip":
-            value = tirx.min(tirx.max(value, tirx.const(post.lo, "float32")),
-                             tirx.const(post.hi, "float32"))
-    return value
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.depth = 0
+
+    def __call__(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+    def block(self, header: str) -> _Writer:
+        self(header)
+        return self
+
+    def __enter__(self) -> None:
+        self.depth += 1
+
+    def __exit__(self, *_: object) -> None:
+        self.depth -= 1
+
+
+def _f32(x: float) -> str:
+    return f"T.float32({float(x)!r})"
+
+
+class _Gen:
+    def __init__(self, g: ConvGeometry, epi: Epilogue, tl: Tiling, block: int) -> None:
+        self.g, self.epi, self.tl = g, epi, tl
+        self.sparse = tl.impl == "sparse"
+        self.ct = block if self.sparse else tl.ct
+        if g.mg % self.ct or (self.sparse and g.group != 1):
+            raise ValueError(f"tile of {self.ct} channels does not divide {g.mg}")
+        if tl.v < 1 or tl.v * tl.lanes * 4 >= 1024:
+            raise ValueError(f"{tl.v} vectors of {tl.lanes} lanes: an accumulator row must stay under 1 KiB")
+        self.wct = tl.wct or g.mg
+        if not self.sparse and (g.mg % self.wct or self.wct % self.ct):
+            raise ValueError(f"weight blocks of {self.wct} channels do not hold tiles of {self.ct}")
+        self.cu = tl.cu if (not self.sparse and tl.cu > 0 and g.cg % tl.cu == 0) else 1
+        self.L, self.V = tl.lanes, tl.v
+        self.MR = self.V * self.L
+        self.flat = tl.mode == "flat"
+        nb = g.mg // self.ct
+        self.nb = nb
+        self.cob = tl.cob if (not self.sparse and 0 < tl.cob and nb % tl.cob == 0) else nb
+        self.crop = self.flat and g.wq != g.wo
+        self.w = _Writer()
+        self.xs = "Xn" if g.direct else "Xq"
+
+    def accumulators(self) -> list[tuple[str, int]]:
+        return [(f"acc{c}", self.MR) for c in range(self.ct)]
+
+    # -- expressions -------------------------------------------------------------------------
+    def post(self, value: str, co: str, yi: str) -> str:
+        value = f"{value} + B[{co}]"
+        for op in self.epi.post:
+            if op == "add":
+                value = f"{value} + Rf[{yi}]"
+            elif op == "relu":
+                value = f"T.max({value}, T.float32(0))"
+            elif op == "clip":
+                if math.isfinite(self.epi.lo):
+                    value = f"T.max({value}, {_f32(self.epi.lo)})"
+                if math.isfinite(self.epi.hi):
+                    value = f"T.min({value}, {_f32(self.epi.hi)})"
+        return value
+
+    # -- tiles -------------------------------------------------------------------------------
+    def segments(self, nv: int, nr: int) -> list[tuple[int, int]]:
+        """(lane offset, width) of each vector of a tile of nv full vectors and nr lanes."""
+        return [(v * self.L, self.L) for v in range(nv)] + ([(nv * self.L, nr)] if nr else [])
+
+    def zero(self, segs: list[tuple[int, int]]) -> None:
+        w = self.w
+        for c in range(self.ct):
+            for o, width in segs:
+                with w.block(f"for l in T.vectorized({width}):"):
+                    w(f"acc{c}[{o} + l] = T.float32(0)")
+
+    def fma(self, c: int, o: int, width: int, weight: str, xi: str) -> None:
+        w = self.w
+        with w.block(f"for l in T.vectorized({width}):"):
+            w(f"acc{c}[{o} + l] = acc{c}[{o} + l] + {weight} * {self.xs}[{xi} + {o} + l]")
+
+    def store(self, segs: list[tuple[int, int]], co0: str, base: str, ybase: str) -> None:
+        g, w = self.g, self.w
+        for c in range(self.ct):
+            co = f"{co0} + {c}"
+            for o, width in segs:
+                if self.crop:
+                    with w.block(f"for l in T.unroll({width}):"):
+                        q = f"{base} + {o} + l"
+                        with w.block(f"if ({q}) % {g.wq} < {g.wo}:"):
+                            yi = f"n * {g.m * g.ho * g.wo} + ({co}) * {g.ho * g.wo} + ({q}) // {g.wq} * {g.wo} + ({q}) % {g.wq}"
+                            w(f"Yf[{yi}] = {self.post(f'acc{c}[{o} + l]', co, yi)}")
+                else:
+                    with w.block(f"for l in T.vectorized({width}):"):
+                        yi = f"n * {g.m * g.ho * g.wo} + ({co}) * {g.ho * g.wo} + {ybase} + {o} + l"
+                        w(f"Yf[{yi}] = {self.post(f'acc{c}[{o} + l]', co, yi)}")
+
+    def weight_index(self, cil: str, tap: str, cb: str, c: int) -> str:
+        """Wt is [group, mg / wct, cg, taps, wct]; a tile's ct channels lie in one wct block."""
+        g, wct, ct = self.g, self.wct, self.ct
+        blk, j = f"({cb} * {ct}) // {wct}", f"({cb} * {ct}) % {wct} + {c}"
+        return f"(((gi * {g.mg // wct} + {blk}) * {g.cg} + {cil}) * {g.taps} + {tap}) * {wct} + {j}"
+
+    def dense_tile(self, segs: list[tuple[int, int]], base: str, ybase: str) -> None:
+        g, w, ct = self.g, self.w, self.ct
+        cb = f"(cbo * {self.cob} + cbi)"
+        co0 = f"gi * {g.mg} + {cb} * {ct}"
+        self.zero(segs)
+        unroll_kx = g.kw <= MAX_UNROLLED_KX
+        kxs = list(range(g.kw)) if unroll_kx else ["kx"]
+        with w.block(f"for c1 in T.serial({g.cg // self.cu}):"):
+            with w.block(f"for ky in T.serial({g.kh}):"):
+                if g.direct:
+                    row = "0"
+                else:
+                    row = (f"((ky * {g.dh}) % {g.sh}) * {g.sw * g.plane} + ((ky * {g.dh}) // {g.sh}) * {g.wq}")
+                if not unroll_kx:
+                    w(f"for kx in T.serial({g.kw}):")
+                    w.depth += 1
+                for c2 in range(self.cu):
+                    ci = f"(gi * {g.cg} + c1 * {self.cu} + {c2})"
+                    for kx in kxs:
+                        if g.direct:
+                            col = "0"
+                        elif unroll_kx:
+                            px, ix = (kx * g.dw) % g.sw, (kx * g.dw) // g.sw
+                            col = str(px * g.plane + ix)
+                        else:
+                            col = f"((kx * {g.dw}) % {g.sw}) * {g.plane} + (kx * {g.dw}) // {g.sw}"
+                        xi = f"{ci} * {g.cplane} + {row} + {col} + {base}"
+                        for c in range(ct):
+                            wi = self.weight_index(f"c1 * {self.cu} + {c2}", f"ky * {g.kw} + {kx}", cb, c)
+                            for o, width in segs:
+                                self.fma(c, o, width, f"Wf[{wi}]", xi)
+                if not unroll_kx:
+                    w.depth -= 1
+        self.store(segs, co0, base, ybase)
+
+    def sparse_tile(self, segs: list[tuple[int, int]], base: str, ybase: str) -> None:
+        w, br = self.w, self.ct
+        self.zero(segs)
+        with w.block("for jj in T.serial(ptr[ib], ptr[ib + 1]):"):
+            for c in range(br):
+                for o, width in segs:
+                    self.fma(c, o, width, f"val[jj * {br} + {c}]", f"off[jj] + {base}")
+        self.store(segs, f"ib * {br}", base, ybase)
+
+    def tile(self, nv: int, nr: int, base: str, ybase: str) -> None:
+        w = self.w
+        segs = self.segments(nv, nr)
+        if self.sparse:
+            with w.block(f"for ib in T.serial({self.nb}):"):
+                self.sparse_tile(segs, base, ybase)
+        else:
+            with w.block(f"for cbi in T.serial({self.cob}):"):
+                self.dense_tile(segs, base, ybase)
+
+    def sweep(self) -> None:
+        g, w, MR = self.g, self.w, self.MR
+        length = g.nq if self.flat else g.wo
+        nt, rem = divmod(length, MR)
+        rv, rr = divmod(rem, self.L)
+        with w.block(f"for gi in T.serial({1 if self.sparse else g.group}):"):
+            with w.block(f"for cbo in T.serial({1 if self.sparse else self.nb // self.cob}):"):
+                if self.flat:
+                    if nt:
+                        with w.block(f"for pt in T.serial({nt}):"):
+                            self.tile(self.V, 0, f"pt * {MR}", f"pt * {MR}")
+                    if rem:
+                        self.tile(rv, rr, str(nt * MR), str(nt * MR))
+                else:
+                    with w.block(f"for y in T.serial({g.ho}):"):
+                        if nt:
+                            with w.block(f"for pt in T.serial({nt}):"):
+                                self.tile(self.V, 0, f"y * {g.wq} + pt * {MR}", f"y * {g.wo} + pt * {MR}")
+                        if rem:
+                            self.tile(rv, rr, f"y * {g.wq} + {nt * MR}", f"y * {g.wo} + {nt * MR}")
+
+    def copy_padded(self) -> None:
+        """Zero Xq (padding and the spare row), then copy each stride phase's valid rows."""
+        g, w = self.g, self.w
+        xq = g.xq_len
+        with w.block(f"for e0 in T.serial({xq // 64}):"):
+            with w.block("for e1 in T.vectorized(64):"):
+                w("Xq[e0 * 64 + e1] = T.float32(0)")
+        if xq % 64:
+            with w.block(f"for e in T.serial({xq % 64}):"):
+                w(f"Xq[{xq - xq % 64} + e] = T.float32(0)")
+        with w.block(f"for ci in T.serial({g.c}):"):
+            for ph in range(g.planes):
+                oy, ox = ph // g.sw, ph % g.sw
+                # plane row i holds input row oy + sh*i - pt; column j holds ox + sw*j - pl
+                i0 = max(0, -(-(g.pt - oy) // g.sh))
+                i1 = min(g.hq, -(-(g.h + g.pt - oy) // g.sh))
+                j0 = max(0, -(-(g.pl - ox) // g.sw))
+                j1 = min(g.wq, -(-(g.w + g.pl - ox) // g.sw))
+                if i1 <= i0 or j1 <= j0:
+                    continue
+                src_row = f"ci * {g.h * g.w} + ({oy - g.pt} + {g.sh} * (i + {i0})) * {g.w}"
+                with w.block(f"for i in T.serial({i1 - i0}):"):
+                    with w.block(f"for j in T.serial({j1 - j0}):"):
+                        w(f"Xq[ci * {g.cplane} + {ph * g.plane} + (i + {i0}) * {g.wq} + {j0} + j] = "
+                          f"Xn[{src_row} + {ox - g.pl} + {g.sw} * (j + {j0})]")
+
+    def function(self, shapes: list[tuple[int, ...]]) -> str:
+        g, w = self.g, self.w
+        names = ("X", "Wt", "B", "val", "off", "ptr", "R", "Y")
+        dtypes = ("float32",) * 4 + ("int32", "int32") + ("float32",) * 2
+        sig = ", ".join(f"{n}: T.Buffer({tuple(s)!r}, '{d}')" for n, s, d in zip(names, shapes, dtypes))
+        xlen = g.c * g.h * g.w
+        ylen = g.n * g.m * g.ho * g.wo
+        w("@T.prim_func")
+        with w.block(f"def conv({sig}):"):
+            w("T.func_attr({'global_symbol': 'conv', 'tirx.noalias': True})")
+            w(f"Wf = T.decl_buffer(({max(1, int(shapes[1][0]))},), 'float32', data=Wt.data)")
+            w(f"Yf = T.decl_buffer(({ylen},), 'float32', data=Y.data)")
+            w(f"Rf = T.decl_buffer(({ylen if 'add' in self.epi.post else 1},), 'float32', data=R.data)")
+            for name, width in self.accumulators():
+                w(f"{name} = T.alloc_buffer(({width},), 'float32')")
+            if not g.direct:
+                w(f"Xq = T.alloc_buffer(({max(1, g.xq_len)},), 'float32')")
+            with w.block(f"for n in T.serial({g.n}):"):
+                w(f"Xn = T.decl_buffer(({xlen},), 'float32', data=X.data, elem_offset=n * {xlen})")
+                if not g.direct:
+                    self.copy_padded()
+                self.sweep()
+        return "\n".join(w.lines) + "\n"
+
+
+def conv_source(g: ConvGeometry, epi: Epilogue, tl: Tiling, shapes: list[tuple[int, ...]],
+                block: int) -> str:
+    if tl.impl == "dense_c":
+        from onnxjit.schedules.conv_channel_kernel import ChannelGen
+        return ChannelGen(g, epi, tl, block).function(shapes)
+    return _Gen(g, epi, tl, block).function(shapes)
 
 
 def conv_kernel(g: ConvGeometry, epi: Epilogue, tl: Tiling, shapes: list[tuple[int, ...]],
                 block: int) -> PrimFunc:
     """The kernel; params (X, Wt, B, val, off, ptr, R, Y) with the kernel's own shapes."""
-    xs, ws, bs, vs, os_, ps, rs, ys = shapes
-    L, V = tl.lanes, tl.v
-    sparse = tl.impl == "sparse"
-    CT = block if sparse else tl.ct
-    if g.mg % CT or (sparse and g.group != 1):
-        raise ValueError(f"tile of {CT} channels does not divide {g.mg}")
-    CU = tl.cu if (not sparse and g.cg % tl.cu == 0) else 1
-    MR = V * L
-    flat = tl.mode == "flat"
-    length = g.nq if flat else g.wo
-    NT, rem = divmod(length, MR)
-    RV, RR = divmod(rem, L)
-    crop = flat and g.wq != g.wo
-    NB = g.mg // CT
-    COB = tl.cob if (not sparse and tl.cob > 0 and NB % tl.cob == 0) else NB
-    T_, KW, CG, MG = g.taps, g.kw, g.cg, g.mg
-    HOWO, MHOWO = g.ho * g.wo, g.m * g.ho * g.wo
-    XQ = max(g.xq_len, 1)
-    CPL, PL, WQ, WO = g.cplane, g.plane, g.wq, g.wo
-    XLEN = g.c * g.h * g.w
-    has_r = "add" in epi.post
-    post = lambda val, co, b, r, ridx: _apply(epi, val, co, b, r, ridx)  # noqa: E731
-
-    def toff(t: Any) -> Any:
-        ky, kx = t // KW, t % KW
-        py, iy = (ky * g.dh) % g.sh, (ky * g.dh) // g.sh
-        px, ix = (kx * g.dw) % g.sw, (kx * g.dw) // g.sw
-        return 0 if g.direct else (py * g.sw + px) * PL + iy * WQ + ix
-
-    @T.macro
-    def store_seg(Yf, Bf, Rf, acc, n, co0, base, ybase, c, v, width):
-        if crop:
-            for l in T.unroll(width):
-                if (base + v * L + l) % WQ < WO:
-                    yi = T.meta_var(n * MHOWO + (co0 + c) * HOWO
-                                    + (base + v * L + l) // WQ * WO + (base + v * L + l) % WQ)
-                    Yf[yi] = post(acc[c, v, l], co0 + c, Bf, Rf, yi)
-        else:
-            for l in T.vectorized(width):
-                yi = T.meta_var(n * MHOWO + (co0 + c) * HOWO + ybase + v * L + l)
-                Yf[yi] = post(acc[c, v, l], co0 + c, Bf, Rf, yi)
-
-    @T.macro
-    def store(Yf, Bf, Rf, acc, n, co0, base, ybase, nv, nr):
-        for c in T.unroll(CT):
-            for v in T.unroll(nv):
-                store_seg(Yf, Bf, Rf, acc, n, co0, base, ybase, c, v, L)
-            if nr > 0:
-                store_seg(Yf, Bf, Rf, acc, n, co0, base, ybase, c, nv, nr)
-
-    @T.macro
-    def zero(acc, nv, nr):
-        for c in T.unroll(CT):
-            for v in T.unroll(nv):
-                for l in T.vectorized(L):
-                    acc[c, v, l] = T.float32(0)
-            if nr > 0:
-                for l in T.vectorized(nr):
-                    acc[c, nv, l] = T.float32(0)
-
-    @T.macro
-    def dense_tile(Xs, Wf, Yf, Bf, Rf, acc, n, gi, cb, base, ybase, nv, nr):
-        zero(acc, nv, nr)
-        for c1 in T.serial(CG // CU):
-            for c2 in T.unroll(CU):
-                for t in T.unroll(T_):
-                    for c in T.unroll(CT):
-                        wi = T.meta_var(((gi * CG + c1 * CU + c2) * T_ + t) * MG + cb * CT + c)
-                        xi = T.meta_var((gi * CG + c1 * CU + c2) * CPL + toff(t) + base)
-                        for v in T.unroll(nv):
-                            for l in T.vectorized(L):
-                                acc[c, v, l] = acc[c, v, l] + Wf[wi] * Xs[xi + v * L + l]
-                        if nr > 0:
-                            for l in T.vectorized(nr):
-                                acc[c, nv, l] = acc[c, nv, l] + Wf[wi] * Xs[xi + nv * L + l]
-        store(Yf, Bf, Rf, acc, n, gi * MG + cb * CT, base, ybase, nv, nr)
-
-    @T.macro
-    def sparse_tile(Xs, val, off, ptr, Yf, Bf, Rf, acc, n, ib, base, ybase, nv, nr):
-        zero(acc, nv, nr)
-        for jj in T.serial(ptr[ib], ptr[ib + 1]):
-            for c in T.unroll(CT):
-                for v in T.unroll(nv):
-                    for l in T.vectorized(L):
-                        acc[c, v, l] = acc[c, v, l] + val[jj * CT + c] * Xs[off[jj] + base + v * L + l]
-                if nr > 0:
-                    for l in T.vectorized(nr):
-                        acc[c, nv, l] = acc[c, nv, l] + val[jj * CT + c] * Xs[off[jj] + base + nv * L + l]
-        store(Yf, Bf, Rf, acc, n, ib * CT, base, ybase, nv, nr)
-
-    @T.macro
-    def tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, gi, cbo, base, ybase, nv, nr):
-        if sparse:
-            for ib in T.serial(NB):
-                sparse_tile(Xs, val, off, ptr, Yf, Bf, Rf, acc, n, ib, base, ybase, nv, nr)
-        else:
-            for cbi in T.serial(COB):
-                dense_tile(Xs, Wf, Yf, Bf, Rf, acc, n, gi, cbo * COB + cbi, base, ybase, nv, nr)
-
-    @T.macro
-    def sweep(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n):
-        # dense: blocks of COB channel tiles outermost, so their weights stay in cache
-        for gi in T.serial(1 if sparse else g.group):
-            for cbo in T.serial(1 if sparse else NB // COB):
-                if flat:
-                    for pt in T.serial(NT):
-                        tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, gi, cbo, pt * MR, pt * MR, V, 0)
-                    if RV + RR > 0:
-                        tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, gi, cbo, NT * MR, NT * MR, RV, RR)
-                else:
-                    for y in T.serial(g.ho):
-                        for pt in T.serial(NT):
-                            tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, gi, cbo, y * WQ + pt * MR, y * WO + pt * MR, V, 0)
-                        if RV + RR > 0:
-                            tile(Xs, Wf, val, off, ptr, Yf, Bf, Rf, acc, n, gi, cbo, y * WQ + NT * MR, y * WO + NT * MR, RV, RR)
-
-    AV = max(V, RV + (1 if RR else 0), 1)
-
-    @T.prim_func
-    def func(X: T.Buffer(xs, "float32"), Wt: T.Buffer(ws, "float32"), B: T.Buffer(bs, "float32"),
-             val: T.Buffer(vs, "float32"), off: T.Buffer(os_, "int32"), ptr: T.Buffer(ps, "int32"),
-             R: T.Buffer(rs, "float32"), Y: T.Buffer(ys, "float32")) -> None:
-        T.func_attr({"tir.noalias": True})
-        Xf = T.decl_buffer((g.n * XLEN,), "float32", data=X.data)
-        Wf = T.decl_buffer((max(1, int(ws[0])),), "float32", data=Wt.data)
-        Yf = T.decl_buffer((g.n * MHOWO,), "float32", data=Y.data)
-        Rf = T.decl_buffer(((g.n * MHOWO) if has_r else 1,), "float32", data=R.data)
-        acc = T.alloc_buffer((CT, AV, L), "float32")
-        if g.direct:
-            for n in T.serial(g.n):
-                Xn = T.decl_buffer((XLEN,), "float32", data=X.data, elem_offset=n * XLEN)
-                sweep(Xn, Wf, val, off, ptr, Yf, B, Rf, acc, n)
-        else:
-            Xq = T.alloc_buffer((XQ,), "float32")
-            for n in T.serial(g.n):
-                # zero (padding and the spare row), then copy each phase's valid rows
-                for e0 in T.serial(XQ // 64):
-                    for e1 in T.vectorized(64):
-                        Xq[e0 * 64 + e1] = T.float32(0)
-                for e in T.serial(XQ % 64):
-                    Xq[XQ - XQ % 64 + e] = T.float32(0)
-                for ci in T.serial(g.c):
-                    for ph in T.unroll(g.planes):
-                        for i in T.serial(g.hq):
-                            yy = T.meta_var(ph // g.sw + g.sh * i - g.pt)
-                            if yy >= 0 and yy < g.h:
-                                j0 = T.meta_var(T.max((g.pl - ph % g.sw + g.sw - 1) // g.sw, 0))
-                                j1 = T.meta_var(T.min((g.w + g.pl - ph % g.sw + g.sw - 1) // g.sw, WQ))
-                                for j in T.serial(j1 - j0):
-                                    Xq[ci * CPL + ph * PL + i * WQ + j0 + j] = Xf[
-                                        n * XLEN + ci * g.h * g.w + yy * g.w + ph % g.sw + g.sw * (j0 + j) - g.pl]
-                sweep(Xq, Wf, val, off, ptr, Yf, B, Rf, acc, n)
-
-    return func
+    return parse_tvmscript(conv_source(g, epi, tl, [tuple(int(d) for d in s) for s in shapes], block))

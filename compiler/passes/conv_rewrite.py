@@ -22,6 +22,12 @@ from onnxjit.compiler.sparsity import analyse, pack
 from onnxjit.compiler.specialize import context
 
 MAX_SPARSE_DENSITY = 0.7       # above this the packing is not even built
+WEIGHT_BLOCKS = (16, 8, 4, 2, 1)
+
+
+def weight_block(mg: int) -> int:
+    """Output channels per contiguous weight block: a whole vector (16 or 8 fp32 lanes) when it fits."""
+    return next(b for b in WEIGHT_BLOCKS if mg % b == 0)
 
 
 def rewrite_convs(graph: Graph) -> Graph:
@@ -143,7 +149,8 @@ def _emit(graph: Graph, conv: Node, g: ConvGeometry, w: np.ndarray, bias: np.nda
         types[name] = TensorType(str(value.dtype), tuple(int(d) for d in value.shape))
         return name
 
-    wt = w.reshape(g.group, g.mg, g.cg, g.taps).transpose(0, 2, 3, 1).reshape(-1)
+    wct = weight_block(g.mg)
+    wt = w.reshape(g.group, g.mg // wct, wct, g.cg, g.taps).transpose(0, 1, 3, 4, 2).reshape(-1)
     mode = settings().sparse
     block, impl = 0, "dense"
     val, off, ptr = np.zeros(1, np.float32), np.zeros(1, np.int32), np.zeros(2, np.int32)
@@ -158,7 +165,8 @@ def _emit(graph: Graph, conv: Node, g: ConvGeometry, w: np.ndarray, bias: np.nda
     inputs = (conv.inputs[0], add("wt", np.ascontiguousarray(wt)), add("bias", bias),
               add("val", val), add("off", off), add("ptr", ptr),
               residual or add("nores", np.zeros(1, np.float32)))
-    attrs = {**g.as_dict(), "post": ",".join(post), "lo": lo, "hi": hi, "block": block, "impl": impl}
+    attrs = {**g.as_dict(), "post": ",".join(post), "lo": lo, "hi": hi, "block": block, "impl": impl,
+             "wct": wct}
     fused = Node("Conv", inputs, (out,), conv.name, ONNXJIT_DOMAIN, attrs)
     opsets = dict(graph.opsets)
     opsets[ONNXJIT_DOMAIN] = max(1, opsets.get(ONNXJIT_DOMAIN, 1))
