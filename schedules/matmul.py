@@ -40,6 +40,13 @@ def _lanes(target: Target, bits: int = 32) -> int:
     return max(1, int(getattr(target, "vector_lanes", 8)) * 32 // bits)
 
 
+def _registers(target: Target) -> int:
+    """Vector registers a register tile may fill: the target's own figure where it gives one
+    (wasm engines keep registers for themselves: 8), else 16 (AVX2) or 32 (AVX-512)."""
+    default = 32 if _lanes(target) >= 16 else 16
+    return int(getattr(target, "vector_registers", default))
+
+
 def _largest_divisor(n: int, cap: int) -> int:
     return max(d for d in range(1, max(1, min(n, cap)) + 1) if n % d == 0)
 
@@ -96,12 +103,12 @@ class MatmulTemplate(ScheduleTemplate):
         points: list[Knobs] = [default]
         seen = {self._effective(shape, default)}
         for pack in packs:
-            for mi, nt in tiles:
+            for mi, nt, half in tiles:
                 for rows in ROW_BLOCKS:
                     for kt in K_UNROLL:
                         for kc in K_BLOCKS:
                             knobs = {"mi": mi, "nt": nt, "rows": rows, "kt": kt, "kc": kc,
-                                     "pack_b": pack}
+                                     "pack_b": pack, **({"half": True} if half else {})}
                             key = self._effective(shape, knobs)
                             if key not in seen:
                                 seen.add(key)
@@ -110,40 +117,47 @@ class MatmulTemplate(ScheduleTemplate):
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         shape = _analyse(kernel)
-        mi, nt = self._tile_shapes(shape, target)[0]
+        mi, nt, half = self._tile_shapes(shape, target)[0]
         # Packing a run-time B pays once a few row tiles reuse it.
-        return {"mi": mi, "nt": nt, "rows": 96, "kt": 4, "kc": 0, "pack_b": shape.m >= 4 * mi}
+        return {"mi": mi, "nt": nt, "rows": 96, "kt": 4, "kc": 0, "pack_b": shape.m >= 4 * mi,
+                **({"half": True} if half else {})}
 
     def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:
         """Tuning order: the default's tile shape and row block first, K blocks last."""
         shape = _analyse(kernel)
         tiles = self._tile_shapes(shape, target)
-        rank = tiles.index((int(knobs["mi"]), int(knobs["nt"]))) \
-            if (int(knobs["mi"]), int(knobs["nt"])) in tiles else len(tiles)
+        tile = (int(knobs["mi"]), int(knobs["nt"]), bool(knobs.get("half", False)))
+        rank = tiles.index(tile) if tile in tiles else len(tiles)
         rows = abs(int(knobs["rows"]) - 96) / 96
         return 1.0 + rank + 0.5 * rows + (2.0 if knobs.get("kc") else 0.0) \
             + (0.25 if knobs.get("pack_b", True) != (shape.m >= 4 * int(knobs["mi"])) else 0.0)
 
     @staticmethod
-    def _tile_shapes(shape: _Shape, target: Target) -> list[tuple[int, int]]:
-        """(rows, 16-column panels) register tiles that divide the kernel, best first.
+    def _tile_shapes(shape: _Shape, target: Target) -> list[tuple[int, int, bool]]:
+        """(rows, 16-column panels, half a panel) register tiles that divide the kernel, best first.
 
         A tile needs mi * v accumulators, v vectors of B and one broadcast of A (v = vectors per
         tile row); over the register file LLVM spills the accumulators (3x slower). Order: most
-        accumulators (latency hiding, loads per FMA), then taller tiles.
+        accumulators (latency hiding, loads per FMA), then taller tiles. Where a panel is 4 or
+        more vectors (128-bit SIMD: wasm), tiles may also be half a panel wide.
         """
         lanes = _lanes(target, shape.bits)
-        registers = 32 if _lanes(target) >= 16 else 16
+        registers = _registers(target)
         panels = shape.n // PANEL if shape.n % PANEL == 0 else 0
         heights = [d for d in range(min(shape.m, 8), 0, -1) if shape.m % d == 0]
+        widths = [(nt, False) for nt in (range(1, 5) if panels else (1,))]
+        if panels and PANEL // lanes >= 4:
+            widths.append((1, True))
         shapes = []
         for mi in heights:
-            for nt in (range(1, 5) if panels else (1,)):
-                v = -(-(nt * PANEL if panels else shape.n) // lanes)
+            for nt, half in widths:
+                cols = PANEL // 2 if half else nt * PANEL if panels else shape.n
+                v = -(-cols // lanes)
                 if (not panels or panels % nt == 0) and v * (mi + 1) + 1 <= registers:
-                    shapes.append((mi, nt, mi * v))
-        shapes.sort(key=lambda t: (-t[2], -t[0]))
-        return [(mi, nt) for mi, nt, _ in shapes]
+                    shapes.append((mi, nt, half, mi * v))
+        shapes.sort(key=lambda t: (-t[3], -t[0]))
+        # (No tile fits a tiny register budget, e.g. scalar wasm: the narrowest one still works.)
+        return [(mi, nt, half) for mi, nt, half, _ in shapes] or [(1, 1, len(widths) > 4)]
 
     @staticmethod
     def _effective(shape: _Shape, knobs: Knobs) -> tuple[int, ...]:
@@ -153,6 +167,8 @@ class MatmulTemplate(ScheduleTemplate):
         nt = int(knobs["nt"])
         if shape.n < PANEL:
             nj = shape.n
+        elif knobs.get("half") and shape.n % PANEL == 0:
+            nj = PANEL // 2
         else:
             nj = _largest_divisor(shape.n // PANEL, nt) * PANEL if shape.n % PANEL == 0 else PANEL
         mb = _row_block(shape.m // mi, max(1, int(knobs["rows"]) // mi)) if mi else 0
