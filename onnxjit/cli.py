@@ -355,8 +355,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     options = TuneOptions(budget_s=args.budget, seed=args.seed, retune=args.retune)
     results = tune_compiled(compiled, session.target, session.records, options, progress=_bar)
     workloads = len({k.workload_key for k in compiled.kernels})
+    total = time.perf_counter() - start
+    search = max((t.elapsed for r in results for t in r.trials), default=0.0)
     _progress(f"{len(compiled.kernels)} kernel(s), {workloads} distinct workload(s); tuned "
-              f"{len(results)} in {time.perf_counter() - start:.1f} s (the rest had records)")
+              f"{len(results)} in {total:.1f} s: {search:.1f} s of search after "
+              f"{total - search:.1f} s starting workers (the rest had records)")
     print(speedup_table(results), end="")
     if args.report:
         for path in write_report(results, args.report):
