@@ -91,10 +91,18 @@ export class WasmModel {
     }
   }
 
-  /** {name: typed array} in, {name: typed array (a copy)} out. */
-  run(inputs) {
+  /** {name: typed array} in, {name: typed array (a copy)} out. `into` ({name: typed array},
+   *  optional) receives the outputs instead of fresh arrays: reused buffers skip allocating and
+   *  page-faulting new ones (15 ms for 16 MB in Node; the copy itself is ~2 ms). */
+  run(inputs, into = undefined) {
     this.setInputs(inputs);
     this.call();
-    return Object.fromEntries(this.outputs.map((entry) => [entry.name, this.view(entry).slice()]));
+    return Object.fromEntries(this.outputs.map((entry) => {
+      const view = this.view(entry);
+      const out = into?.[entry.name];
+      if (out === undefined) return [entry.name, view.slice()];
+      out.set(view);
+      return [entry.name, out];
+    }));
   }
 }
