@@ -89,3 +89,14 @@ def tanh(x: Expr, dtype: str) -> Expr:
     """tanh(x) = 2 sigmoid(2x) - 1 (absolute error ~1e-7; relative error grows near 0)."""
     two = _c(2.0, dtype)
     return two * sigmoid(two * x, dtype) - _c(1.0, dtype)
+
+
+def log1p_unit(u: Expr, dtype: str) -> Expr:
+    """log(1 + u) for u in [0, 1] (softplus' tail), vectorisable: 2 atanh(u / (2 + u)) as an odd
+    series in t = u / (2 + u) <= 1/3 (8 terms: < 1 ulp in float32; no cancellation near 0)."""
+    if dtype != "float32":
+        return tirx.log1p(u)
+    t = u / (_c(2.0, dtype) + u)
+    t2 = t * t
+    series = _horner(t2, tuple(1.0 / (2 * k + 1) for k in range(8, -1, -1)), dtype)
+    return _c(2.0, dtype) * t * series
