@@ -91,15 +91,22 @@ def profile_onnxruntime(model: Any, feeds: Mapping[str, np.ndarray], threads: in
 
 
 def aggregate_ort_events(events: Sequence[Mapping[str, Any]], runs: int) -> list[KernelTime]:
-    """Mean per-run kernel time of each node in an onnxruntime profile (Chrome trace events)."""
+    """Mean per-run kernel time of each top-level node in an onnxruntime profile (Chrome trace
+    events). Nodes of subgraphs (a Scan or Loop body) run inside their parent's interval and are
+    left out: the parent's time already holds them."""
+    kernels = sorted((e for e in events if e.get("cat") == "Node"
+                      and str(e.get("name", "")).endswith("_kernel_time")),
+                     key=lambda e: (float(e.get("ts", 0.0)), -float(e.get("dur", 0.0))))
     total: dict[str, float] = {}
     ops: dict[str, str] = {}
-    for event in events:
-        name = str(event.get("name", ""))
-        if event.get("cat") != "Node" or not name.endswith("_kernel_time"):
-            continue
-        node = name[: -len("_kernel_time")]
-        total[node] = total.get(node, 0.0) + float(event.get("dur", 0.0))
+    open_until = float("-inf")
+    for event in kernels:
+        start, dur = float(event.get("ts", 0.0)), float(event.get("dur", 0.0))
+        if start < open_until:
+            continue  # inside a parent node's interval
+        open_until = start + dur
+        node = str(event["name"])[: -len("_kernel_time")]
+        total[node] = total.get(node, 0.0) + dur
         ops[node] = str(event.get("args", {}).get("op_name", "?"))
     rows = [KernelTime(n, ops[n], us / 1e3 / runs, (n,)) for n, us in total.items()]
     return sorted(rows, key=lambda r: -r.ms)

@@ -39,15 +39,26 @@ def mlp(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def test_ort_events_aggregate_per_node_and_run() -> None:
     events = [
-        {"cat": "Node", "name": "fc1_kernel_time", "dur": 30, "args": {"op_name": "MatMul"}},
-        {"cat": "Node", "name": "fc1_kernel_time", "dur": 10, "args": {"op_name": "MatMul"}},
-        {"cat": "Node", "name": "fc1_fence_before", "dur": 99, "args": {}},
-        {"cat": "Session", "name": "model_run", "dur": 500},
-        {"cat": "Node", "name": "relu_kernel_time", "dur": 4, "args": {"op_name": "Relu"}},
+        {"cat": "Node", "name": "fc1_kernel_time", "ts": 0, "dur": 30,
+         "args": {"op_name": "MatMul"}},
+        {"cat": "Node", "name": "fc1_kernel_time", "ts": 100, "dur": 10,
+         "args": {"op_name": "MatMul"}},
+        {"cat": "Node", "name": "fc1_fence_before", "ts": 31, "dur": 99, "args": {}},
+        {"cat": "Session", "name": "model_run", "ts": 0, "dur": 500},
+        # A Scan and two of its body's nodes (logged first, inside the Scan's interval).
+        {"cat": "Node", "name": "body_mul_kernel_time", "ts": 42, "dur": 3,
+         "args": {"op_name": "Mul"}},
+        {"cat": "Node", "name": "body_mul_kernel_time", "ts": 46, "dur": 3,
+         "args": {"op_name": "Mul"}},
+        {"cat": "Node", "name": "scan_kernel_time", "ts": 40, "dur": 12,
+         "args": {"op_name": "Scan"}},
+        {"cat": "Node", "name": "relu_kernel_time", "ts": 60, "dur": 4,
+         "args": {"op_name": "Relu"}},
     ]
     rows = aggregate_ort_events(events, runs=2)
-    assert [(r.name, r.ops) for r in rows] == [("fc1", "MatMul"), ("relu", "Relu")]
-    assert rows[0].ms == pytest.approx(0.020) and rows[1].ms == pytest.approx(0.002)
+    assert [(r.name, r.ops) for r in rows] == [("fc1", "MatMul"), ("scan", "Scan"),
+                                               ("relu", "Relu")]
+    assert rows[0].ms == pytest.approx(0.020) and rows[1].ms == pytest.approx(0.006)
 
 
 def test_matched_time_needs_every_node() -> None:
