@@ -54,15 +54,19 @@ class CausalConvTemplate(ScheduleTemplate):
         spec = self._spec(kernel)
         if spec is None or dict(knobs) not in [dict(k) for k in self.space(kernel, target)]:
             raise KnobError(f"causal_conv: knobs {dict(knobs)} do not fit this kernel")
-        func = conv_kernel(spec, int(knobs["vec"]), int(knobs["unroll"]), target.threads)
+        # vrecip's rcp estimate is an x86 intrinsic at 8/16 lanes; other ISAs (wasm) divide.
+        func = conv_kernel(spec, int(knobs["vec"]), int(knobs["unroll"]), target.threads,
+                           x86=target.name == "cpu")
         return func.with_attr("global_symbol", kernel.name)
 
 
-def _silu(v: Any, w: int) -> Any:
-    return v * vrecip(splat(1.0, w) + vexp(-v, w), w)
+def _silu(v: Any, w: int, x86: bool = True) -> Any:
+    d = splat(1.0, w) + vexp(-v, w)
+    return v * (vrecip(d, w) if x86 else splat(1.0, w) / d)
 
 
-def conv_kernel(spec: dict[str, Any], w: int, unroll: int, threads: int) -> PrimFunc:
+def conv_kernel(spec: dict[str, Any], w: int, unroll: int, threads: int,
+                x86: bool = True) -> PrimFunc:
     batch, chans, length, k = (int(spec[key]) for key in ("B", "C", "L", "k"))
     km1 = k - 1
     has_bias, has_past, silu = bool(spec["bias"]), bool(spec["past"]), bool(spec["silu"])
@@ -79,7 +83,7 @@ def conv_kernel(spec: dict[str, Any], w: int, unroll: int, threads: int) -> Prim
         acc = bcast(bias[c], w) if has_bias else splat(0.0, w)
         for j in range(k):
             acc = acc + bcast(wt[c, 0, j], w) * x[b, c, T.ramp(t0 + j - km1, 1, w)]
-        return _silu(acc, w) if silu else acc
+        return _silu(acc, w, x86) if silu else acc
 
     def scalar_at(x: Any, wt: Any, bias: Any, past: Any, b: Any, c: Any, t: Any) -> Any:
         acc = bias[c] if has_bias else T.float32(0)

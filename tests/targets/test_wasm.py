@@ -123,3 +123,18 @@ def test_tuner_measures_wasm_candidates_in_wasmtime(tmp_path: Path) -> None:
     assert session.target.fingerprint_key().startswith("wasm-")
     tuned = onnxjit.InferenceSession(model.SerializeToString(), target="wasm", records=store.path)
     assert_close_to_onnxruntime(model, feeds, tuned.run(None, feeds), "wasm tuned")
+
+
+def test_every_causal_conv_point_builds_for_wasm() -> None:
+    """Points wider than one wasm vector (8 lanes) must not reach for x86-only intrinsics (an
+    LLVM abort on wasm32, which would kill the process)."""
+    from onnxjit.compiler.tvm_api import IRModule
+
+    model, feeds = CASES["causal_conv_silu"]()
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
+    (kernel,) = session.compiled(feeds).kernels
+    template = select_template(kernel, session.target)
+    assert template.name == "causal_conv"
+    for knobs in template.space(kernel, session.target):
+        func = template.instantiate(kernel, knobs, session.target)
+        session.target.build(IRModule({kernel.name: func}))

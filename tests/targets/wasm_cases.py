@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks.attention import attention_model
 from benchmarks.conv import single_conv
-from benchmarks.scan import cumsum, scan_linear, scan_mamba
+from benchmarks.scan import causal_conv, cumsum, scan_linear, scan_mamba
 from benchmarks.wasm_vs_ortweb import matmul_softmax
 from tests.helpers import run_onnxruntime
 
@@ -36,6 +36,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "cumsum": lambda: cumsum(128, 96),
     "scan_linear": lambda: scan_linear("matmul", length=24, d=32, n=16),
     "scan_mamba": lambda: scan_mamba("rs", length=24, d=32, n=16),
+    "causal_conv_silu": lambda: causal_conv(32, 4, 48),
 }
 
 
