@@ -90,8 +90,8 @@ def _profile(model: object, feeds: dict, args: argparse.Namespace) -> str:
     from onnxjit.runtime.profile import format_profile, profile_model
     from onnxjit.runtime.session import InferenceSession
 
-    session = InferenceSession(model.SerializeToString(), threads=args.threads,  # type: ignore[attr-defined]
-                               records=args.records)
+    data = model.SerializeToString()  # type: ignore[attr-defined]
+    session = InferenceSession(data, threads=args.threads, records=args.records)
     return format_profile(profile_model(model, session, feeds, runs=10), top=12)
 
 

@@ -1,7 +1,7 @@
 """State-space / linear-attention example blocks.
 
-gated_deltanet(): a Gated DeltaNet layer (opset 27): fused q/k/v projection, a short causal conv with
-SiLU (CausalConvWithState, state carried in and out), per-head L2-normalised q and k (Mul,
+gated_deltanet(): a Gated DeltaNet layer (opset 27): fused q/k/v projection, a short causal conv
+with SiLU (CausalConvWithState, state carried in and out), per-head L2-normalised q and k (Mul,
 ReduceSum, Sqrt, Div), beta = Sigmoid(x Wb), log-decay g = -exp(A_log) * Softplus(x Wa + dt_bias),
 LinearAttention(gated_delta), per-head RMSNormalization gated by SiLU(x Wg), output projection.
 mamba1(): a Mamba-1 block (opset 21): in_proj split into x and z, a depthwise causal Conv over time

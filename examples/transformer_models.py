@@ -1,9 +1,9 @@
 """Transformer example models: a BERT-style encoder and a GPT-style decoder step with a KV cache.
 
-bert(): word/position/type embeddings (Gather) + LayerNorm, then post-LN layers with attention spelled
-as PyTorch's exporter emits it (MatMul+Add projections, Reshape/Transpose into heads, MatMul -> Div by
-sqrt(d) -> Add of the extended mask (1 - mask) * -10000 -> Softmax -> MatMul, heads merged back),
-residual Adds, LayerNormalization and a Gelu MLP.
+bert(): word/position/type embeddings (Gather) + LayerNorm, then post-LN layers with attention
+spelled as PyTorch's exporter emits it (MatMul+Add projections, Reshape/Transpose into heads,
+MatMul -> Div by sqrt(d) -> Add of the extended mask (1 - mask) * -10000 -> Softmax -> MatMul,
+heads merged back), residual Adds, LayerNormalization and a Gelu MLP.
 gpt_step(): one decode step of a pre-LN decoder: opset-23 Attention with past_key/past_value
 (present_* outputs), rotary-free learned positions, Gelu MLP and a tied-vocabulary head.
 """

@@ -47,7 +47,8 @@ def parse(equation: str, ranks: list[int], ctx: LowerContext) -> tuple[list[list
     ell = list(_ELLIPSIS_LABELS[:ell_rank])
     operands = [_expand(t, r, ell, ctx) for t, r in zip(terms, ranks)]
     if arrow:
-        out = _expand(rhs, len(rhs.replace("...", "")) + (ell_rank if "..." in rhs else 0), ell, ctx)
+        rank = len(rhs.replace("...", "")) + (ell_rank if "..." in rhs else 0)
+        out = _expand(rhs, rank, ell, ctx)
     else:
         counts = Counter(c for t in terms for c in t.replace("...", ""))
         out = ell + sorted(c for c, n in counts.items() if n == 1)

@@ -5,8 +5,8 @@ align_corners, asymmetric, tf_half_pixel_for_nn; nearest modes: round_prefer_flo
 ceil. Output sizes come from constant `sizes` (with keep_aspect_ratio_policy) or `scales`.
 Source coordinates are computed per output index in float32, as onnxruntime does; the scaled
 length (scale * input size) stays unrounded, as in the spec and onnx's reference (onnxruntime
-rounds it down first: the two differ for align_corners at non-integral scaled lengths). Axes whose scale
-is 1 index straight through, so only the resized axes pay for interpolation (linear mixes 2^n
+rounds it down first: the two differ for align_corners at non-integral scaled lengths). Axes
+whose scale is 1 index straight through, so only the resized axes pay for interpolation (linear mixes 2^n
 neighbours for n resized axes). Not supported (a clear error): cubic, antialias,
 tf_crop_and_resize.
 """

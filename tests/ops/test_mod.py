@@ -16,7 +16,8 @@ B = np.array([3, -3, 2, 2, 4, 5, -4], np.int64)
 @pytest.mark.parametrize("dtype", ["int8", "int32", "int64"])
 def test_integers(fmod: int, dtype: str) -> None:
     a, b = A.astype(dtype), B.astype(dtype)
-    model = make_model([helper.make_node("Mod", ["a", "b"], ["y"], fmod=fmod)], {"a": a, "b": b}, ["y"])
+    node = helper.make_node("Mod", ["a", "b"], ["y"], fmod=fmod)
+    model = make_model([node], {"a": a, "b": b}, ["y"])
     assert_matches(model, {"a": a, "b": b}, rtol=0, atol=0)
 
 
@@ -25,7 +26,8 @@ def test_integers(fmod: int, dtype: str) -> None:
 def test_floats_broadcast(fmod: int, dtype: str) -> None:
     a = (np.random.default_rng(0).standard_normal((3, 5)) * 10).astype(dtype)
     b = np.array([3.5, -2.25, 1.0, 7.0, -0.5], dtype)
-    model = make_model([helper.make_node("Mod", ["a", "b"], ["y"], fmod=fmod)], {"a": a, "b": b}, ["y"])
+    node = helper.make_node("Mod", ["a", "b"], ["y"], fmod=fmod)
+    model = make_model([node], {"a": a, "b": b}, ["y"])
     assert_matches(model, {"a": a, "b": b}, rtol=1e-6, atol=1e-6, onnxruntime=fmod == 1)
 
 
@@ -38,5 +40,6 @@ def test_unsigned() -> None:
 def test_integer_zero_divisor_returns_the_dividend() -> None:
     a, b = np.array([5, -3], np.int32), np.array([0, 0], np.int32)
     model = make_model([helper.make_node("Mod", ["a", "b"], ["y"])], {"a": a, "b": b}, ["y"])
-    (y,) = onnxjit.InferenceSession(model.SerializeToString(), threads=1).run(None, {"a": a, "b": b})
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    (y,) = session.run(None, {"a": a, "b": b})
     np.testing.assert_array_equal(y, a)
