@@ -88,15 +88,21 @@ def vexp(x: Expr, lanes: int) -> Expr:
 
 def vrecip(d: Expr, lanes: int) -> Expr:
     """1/d: rcp estimate + one Newton step (rel. err ~5e-8 .. 2e-7) on x86, else a division."""
-    intrin = {8: "llvm.x86.avx.rcp.ps.256"}.get(lanes)
-    if intrin is None:
+    if lanes == 8:
+        r = T.call_llvm_pure_intrin(f"float32x{lanes}", "llvm.x86.avx.rcp.ps.256", d)
+    elif lanes == 16:  # (16 fp32 lanes: AVX-512; vdivps zmm would cost ~16 cycles a vector)
+        r = T.call_llvm_pure_intrin(f"float32x{lanes}", "llvm.x86.avx512.rcp14.ps.512", d, d,
+                                    T.int16(-1))
+    else:
         return splat(1.0, lanes) / d
-    r = T.call_llvm_pure_intrin(f"float32x{lanes}", intrin, d)
     return r * (splat(2.0, lanes) - d * r)
 
 
-def vsigmoid(x: Expr, lanes: int) -> Expr:
-    return vrecip(splat(1.0, lanes) + vexp(-x, lanes), lanes)
+def vsigmoid(x: Expr, lanes: int, exp2: Any = vexp2) -> Expr:
+    """1 / (1 + 2^(-x log2 e)); the exponent is capped at 126 so that 1 + 2^.. stays finite
+    (the reciprocal estimate of inf is 0, and its Newton step would make 0 * inf = NaN)."""
+    x2 = T.min(x * splat(-LOG2E, lanes), splat(126.0, lanes))
+    return vrecip(splat(1.0, lanes) + exp2(x2, lanes), lanes)
 
 
 def tree_sum(terms: Sequence[Expr]) -> Expr:
