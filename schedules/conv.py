@@ -60,16 +60,26 @@ class _Cost:
         length, rows = (g.nq, 1) if flat else (g.wo, g.ho)
         vectors = -(-length // self.lanes) * rows
         per_step = max(ct * v / 2.0, (ct + v) / 2.0)
+        if not g.direct:
+            per_step += v   # tap-shifted input rows: most vector loads straddle two cache lines
         return g.group * (g.mg / ct) * (vectors / v) * self.k * per_step
 
-    def channel(self, ob: int, wt: int) -> float:
+    def channel(self, ob: int, wt: int, rt: int = 1) -> float:
         g = self.g
         full, rest = divmod(g.wo, wt)
-        def tile(w: int) -> float:
-            # loads: ob weight vectors + w broadcasts; stores: one scalar per channel and pixel
-            return self.k * max(ob * w / 2.0, (ob + w) / 2.0) + ob * w * self.lanes / 2.0
-        per_row = full * tile(wt) + (tile(rest) if rest else 0.0)
-        return g.group * g.ho * (g.mg / (ob * self.lanes)) * per_row
+        rows = g.ho // rt * rt
+
+        def tile(w: int, r: int) -> float:
+            # loads: ob weight vectors (from L2: a channel tile's weights exceed L1) + r*w
+            # broadcasts; stores: one scalar per channel and pixel
+            step = max(ob * w * r / 2.0, (ob + r * w) / 2.0) + ob / 2.0
+            return self.k * step + ob * w * r * self.lanes / 2.0
+
+        def row_cost(r: int) -> float:
+            return full * tile(wt, r) + (tile(rest, r) if rest else 0.0)
+
+        per_channel_tile = rows // rt * row_cost(rt) + (g.ho - rows) * row_cost(1)
+        return g.group * (g.mg / (ob * self.lanes)) * per_channel_tile
 
 
 class ConvTemplate(ScheduleTemplate):
@@ -106,9 +116,10 @@ class ConvTemplate(ScheduleTemplate):
             for ob in (1, 2, 4):
                 if g.mg % (ob * lanes) == 0:
                     for wt in (3, 4, 5, 6, 7, 8, 12, 14):
-                        if ob * wt <= regs // 2:
-                            dense += [{"impl": "dense_c", "v": wt, "ct": ob, "cu": cu, "mode": "rows"}
-                                      for cu in cus]
+                        for rt in (1, 2):
+                            if ob * wt * rt <= regs // 2 and rt <= g.ho:
+                                dense += [{"impl": "dense_c", "v": wt, "ct": ob, "cu": cu, "mode": "rows",
+                                           "rows": rt} for cu in cus]
         dense.sort(key=lambda k: self.estimate(kernel, k, target))
         points += dense
         default = self.default(kernel, target)
@@ -126,11 +137,15 @@ class ConvTemplate(ScheduleTemplate):
         if _channel_ok(g, wct, lanes):
             # the prototype's NCHWc tile: 2 channel vectors x up to 7 pixels (16 with 32 registers)
             ob = 2 if g.mg % (2 * lanes) == 0 else 1
-            cap = regs // 2 // ob
-            wt = min((w for w in range(3, cap + 1)), key=lambda w: (-(-g.wo // w) * w - g.wo, -w))
-            cand = {"impl": "dense_c", "v": wt, "ct": ob, "cu": 1 if g.taps > 1 else cu, "mode": "rows"}
+            # the prototype's NCHWc tile (2 channel vectors x 7 pixels), here with 2 output rows
+            # sharing each weight load: ob * wt * rows accumulators, half the register file
+            rt = 2 if g.ho >= 2 else 1
+            cap = max(1, regs // 2 // (ob * rt))
+            wt = min(range(1, cap + 1), key=lambda w: (-(-g.wo // w) * w - g.wo, -w))
+            cand = {"impl": "dense_c", "v": wt, "ct": ob, "cu": 1 if g.taps > 1 else cu, "mode": "rows",
+                    "rows": rt}
             cost = _Cost(g, lanes)
-            if cost.channel(ob, wt) < cost.pixel(ct, v, mode == "flat"):
+            if cost.channel(ob, wt, rt) < cost.pixel(ct, v, mode == "flat"):
                 best = cand
         return best
 
@@ -153,7 +168,7 @@ class ConvTemplate(ScheduleTemplate):
         cost = _Cost(g, _lanes(target))
         v, ct = int(knobs["v"]), int(knobs["ct"])
         if knobs["impl"] == "dense_c":
-            return cost.channel(ct, v)
+            return cost.channel(ct, v, int(knobs.get("rows", 1)))
         return cost.pixel(ct, v, knobs["mode"] == "flat")
 
     def apply(self, sch: Any, kernel: Kernel, knobs: Knobs, target: Target) -> None:
@@ -165,7 +180,8 @@ class ConvTemplate(ScheduleTemplate):
         if impl == "sparse" and not spec["block"]:
             raise KnobError("sparse point for a conv without a sparse packing")
         tiling = Tiling(impl, int(knobs["v"]), int(knobs["ct"]), int(knobs["cu"]),
-                        str(knobs["mode"]), _lanes(target), int(knobs.get("cob", 0)), _wct(spec, g))
+                        str(knobs["mode"]), _lanes(target), int(knobs.get("cob", 0)), _wct(spec, g),
+                        int(knobs.get("rows", 1)))
         shapes = [tuple(int(d) for d in p.shape) for p in kernel.func.params]
         epi = Epilogue(tuple(spec["post"]), float(spec["lo"]), float(spec["hi"]))
         try:

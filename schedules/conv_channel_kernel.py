@@ -23,6 +23,7 @@ class ChannelGen(_Gen):
         self.g, self.epi, self.tl = g, epi, tl
         self.sparse, self.crop = False, False
         self.L, self.ob, self.wt = tl.lanes, tl.ct, tl.v
+        self.rt = max(1, tl.rows)
         self.wct = tl.wct or g.mg
         chans = self.ob * self.L
         if g.mg % chans or self.wct % self.L or g.mg % self.wct:
@@ -35,25 +36,33 @@ class ChannelGen(_Gen):
         self.xs = "Xn" if g.direct else "Xq"
 
     def accumulators(self) -> list[tuple[str, int]]:
-        return [(f"acc{p}", self.ob * self.L) for p in range(self.wt)]
+        return [(f"acc{r}_{p}", self.ob * self.L) for r in range(self.rt) for p in range(self.wt)]
 
     def sweep(self) -> None:
-        g, w, wt = self.g, self.w, self.wt
+        g, w, wt, rt = self.g, self.w, self.wt, self.rt
         nx, xr = divmod(g.wo, wt)
+        ny, yr = divmod(g.ho, rt)
         with w.block(f"for gi in T.serial({g.group}):"):
-            with w.block(f"for y in T.serial({g.ho}):"):
-                with w.block(f"for cb in T.serial({g.mg // (self.ob * self.L)}):"):
-                    if nx:
-                        with w.block(f"for xt in T.serial({nx}):"):
-                            self.channel_tile(wt, f"y * {g.wq} + xt * {wt}", f"y * {g.wo} + xt * {wt}")
-                    if xr:
-                        self.channel_tile(xr, f"y * {g.wq} + {nx * wt}", f"y * {g.wo} + {nx * wt}")
+            for rows, count, y0 in ((rt, ny, "0"), (1, yr, str(ny * rt))):
+                if not count:
+                    continue
+                with w.block(f"for yt in T.serial({count}):"):
+                    y = f"({y0} + yt * {rows})"
+                    with w.block(f"for cb in T.serial({g.mg // (self.ob * self.L)}):"):
+                        if nx:
+                            with w.block(f"for xt in T.serial({nx}):"):
+                                self.channel_tile(rows, wt, f"{y} * {g.wq} + xt * {wt}",
+                                                  f"{y} * {g.wo} + xt * {wt}")
+                        if xr:
+                            self.channel_tile(rows, xr, f"{y} * {g.wq} + {nx * wt}", f"{y} * {g.wo} + {nx * wt}")
 
-    def channel_tile(self, npix: int, base: str, ybase: str) -> None:
+    def channel_tile(self, rows: int, npix: int, base: str, ybase: str) -> None:
         g, w, L, ob = self.g, self.w, self.L, self.ob
-        for p in range(npix):
-            with w.block(f"for l in T.vectorized({ob * L}):"):
-                w(f"acc{p}[l] = T.float32(0)")
+        rstride = g.wq   # the next output row on the q grid (stride phases are separate planes)
+        for r in range(rows):
+            for p in range(npix):
+                with w.block(f"for l in T.vectorized({ob * L}):"):
+                    w(f"acc{r}_{p}[l] = T.float32(0)")
         unroll_kx = g.kw <= MAX_UNROLLED_KX
         kxs: list[int | str] = list(range(g.kw)) if unroll_kx else ["kx"]
         with w.block(f"for c1 in T.serial({g.cg // self.cu}):"):
@@ -75,19 +84,21 @@ class ChannelGen(_Gen):
                         xi = f"(gi * {g.cg} + {cil}) * {g.cplane} + {row} + {col} + {base}"
                         for o in range(ob):
                             wi = self.weight_index(cil, f"ky * {g.kw} + {kx}", "cb", o)
-                            for p in range(npix):
-                                with w.block(f"for l in T.vectorized({L}):"):
-                                    w(f"acc{p}[{o * L} + l] = acc{p}[{o * L} + l] + "
-                                      f"{self.xs}[{xi} + {p}] * Wf[{wi} + l]")
+                            for r in range(rows):
+                                for p in range(npix):
+                                    with w.block(f"for l in T.vectorized({L}):"):
+                                        w(f"acc{r}_{p}[{o * L} + l] = acc{r}_{p}[{o * L} + l] + "
+                                          f"{self.xs}[{xi} + {r * rstride + p}] * Wf[{wi} + l]")
                 if not unroll_kx:
                     w.depth -= 1
         hw = g.ho * g.wo
-        for p in range(npix):
-            for o in range(ob):
-                co = f"gi * {g.mg} + cb * {ob * L} + {o * L} + l"
-                yi = f"n * {g.m * hw} + ({co}) * {hw} + {ybase} + {p}"
-                with w.block(f"for l in T.vectorized({L}):"):
-                    w(f"Yf[{yi}] = {self.post(f'acc{p}[{o * L} + l]', co, yi)}")
+        for r in range(rows):
+            for p in range(npix):
+                for o in range(ob):
+                    co = f"gi * {g.mg} + cb * {ob * L} + {o * L} + l"
+                    yi = f"n * {g.m * hw} + ({co}) * {hw} + {ybase} + {r * g.wo + p}"
+                    with w.block(f"for l in T.vectorized({L}):"):
+                        w(f"Yf[{yi}] = {self.post(f'acc{r}_{p}[{o * L} + l]', co, yi)}")
 
     def weight_index(self, cil: str, tap: str, cb: str, c: int) -> str:
         """First lane of vector `c` of channel tile `cb` (ob*lanes channels) at (cil, tap)."""

@@ -34,6 +34,7 @@ class Tiling:
     lanes: int
     cob: int = 0       # dense: channel tiles per cache block (0: all)
     wct: int = 0       # dense: output channels per weight block of Wt (0: all of a group's)
+    rows: int = 1      # dense_c: output rows per tile (they share each weight-vector load)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,10 @@ CASES = [  # (x shape, w shape, attrs)
     ((1, 4, 10, 10), (5, 4, 5, 5), {"auto_pad": "SAME_UPPER"}),
     ((1, 3, 17, 17), (4, 3, 3, 3), {"auto_pad": "SAME_LOWER", "strides": [2, 2]}),
     ((1, 3, 8, 8), (4, 3, 2, 2), {"auto_pad": "VALID"}),
+    # whole vectors of output channels (the channel-vectorised kernel), ragged rows and widths
+    ((1, 16, 9, 11), (32, 16, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    ((1, 8, 7, 6), (48, 8, 3, 3), {"dilations": [2, 2], "pads": [2, 2, 2, 2]}),
+    ((2, 32, 6, 5), (64, 16, 3, 3), {"group": 2, "pads": [1, 0, 1, 0]}),
 ]
 
 
