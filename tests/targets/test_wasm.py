@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +140,15 @@ def test_every_causal_conv_point_builds_for_wasm() -> None:
     for knobs in template.space(kernel, session.target):
         func = template.instantiate(kernel, knobs, session.target)
         session.target.build(IRModule({kernel.name: func}))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_space_point_builds_for_wasm(case: str) -> None:
+    """The tuner may try any point: each must compile for wasm32 (in a child process, since an
+    LLVM abort would kill this one)."""
+    done = subprocess.run([sys.executable, "-m", "tests.targets.wasm_space_check", case],
+                          capture_output=True, text=True, timeout=600, check=False,
+                          cwd=Path(__file__).resolve().parents[2])
+    last = done.stderr.strip().splitlines()[-1:]
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\nlast point: {last}\n{done.stderr[-1500:]}"
