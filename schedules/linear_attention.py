@@ -107,6 +107,12 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
     gs = (batch, length, hkv * dk if per_key else hkv) if gated else (1, 1, 1)
     bs = (batch, length, hkv if b_head else 1) if delta else (1, 1, 1)
     span = cb * w                                    # columns per sweep block
+    staged = (group + 3) * dk                        # floats of broadcast rows per token
+    rp = (1024 - staged) // dv if staged + dv <= 1024 else dk   # state rows per 4 KiB page
+    rp = min(rp, dk)
+    npages = (dk + rp - 1) // rp
+    page = 1024 if npages > 1 else dk * dv           # floats a page (one page: no gap needed)
+    stage = rp * dv if npages > 1 else dk * dv       # where the broadcast rows start
     head_loop = T.parallel if threads > 1 else T.serial
     lane = T.ramp(0, 1, w)
 
@@ -132,17 +138,23 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
         for bh in head_loop(batch * hkv):
             b = T.meta_var(bh // hkv)
             h = T.meta_var(bh % hkv)
-            s = T.alloc_buffer((dk, dv), F32)            # kernel-owned state
-            e = T.alloc_buffer((dk,), F32)               # this token's decay per key row
+            # One kernel-owned block holds the state (rows in 4 KiB pages of `rp` rows) and the
+            # rows the sweep broadcasts from (in the pages' free tail): no broadcast load can
+            # 4K-alias an in-flight state store, whatever the caller's buffer addresses.
+            ws = T.alloc_buffer((npages * page,), F32)
+            s3 = T.decl_buffer((npages, rp, dv), F32, data=ws.data, strides=(page, dv, 1))
+            ks = T.decl_buffer((dk,), F32, data=ws.data, elem_offset=stage)       # k_t
+            kg = T.decl_buffer((dk,), F32, data=ws.data, elem_offset=stage + dk)  # k_{t+1} ⊙ e
+            e = T.decl_buffer((dk,), F32, data=ws.data, elem_offset=stage + 2 * dk)  # decay rows
+            qs = T.decl_buffer((group * dk,), F32, data=ws.data, elem_offset=stage + 3 * dk)
             e1 = T.alloc_buffer((1,), F32)               # a per-head decay, exp'd once
-            kg = T.alloc_buffer((dk,), F32)              # next token's k ⊙ e (delta rules)
             r = T.alloc_buffer((dv,), F32)               # carried retrieval S^T (k ⊙ e)
             for i in T.serial(dk):
                 for c in T.serial(dv // w):
                     if has_past:
-                        s[i, T.ramp(c * w, 1, w)] = past[b, h, i, T.ramp(c * w, 1, w)]
+                        s3[i // rp, i % rp, T.ramp(c * w, 1, w)] = past[b, h, i, T.ramp(c * w, 1, w)]
                     else:
-                        s[i, T.ramp(c * w, 1, w)] = splat(0.0, w)
+                        s3[i // rp, i % rp, T.ramp(c * w, 1, w)] = splat(0.0, w)
             if delta:
                 # kg = k_0 ⊙ e_0 and r = S^T kg, as if a sweep had preceded token 0
                 for c in T.serial(dk // w):
@@ -157,7 +169,7 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
                     r[T.ramp(c * w, 1, w)] = splat(0.0, w)
                     for i in T.serial(dk):
                         r[T.ramp(c * w, 1, w)] = (r[T.ramp(c * w, 1, w)]
-                                                  + bcast(kg[i], w) * s[i, T.ramp(c * w, 1, w)])
+                                                  + bcast(kg[i], w) * s3[i // rp, i % rp, T.ramp(c * w, 1, w)])
             for t in T.serial(length):
                 if delta:
                     tn = T.meta_var(T.min(t + 1, length - 1))
@@ -175,6 +187,10 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
                             e[T.ramp(c * w, 1, w)] = decay_vec(g, b, t, h, c, e1)
                     else:
                         e1[0] = T.exp(g[b, t, h])
+                for c in T.serial(dk // w):
+                    ks[T.ramp(c * w, 1, w)] = k[b, t, T.ramp(h * dk + c * w, 1, w)]
+                for c in T.serial(group * dk // w):
+                    qs[T.ramp(c * w, 1, w)] = q[b, t, T.ramp(h * group * dk + c * w, 1, w)]
                 for jb in T.serial(dv // span):
                     wv = T.alloc_buffer((cb, w), F32, scope="global")
                     oa = T.alloc_buffer((group * cb, w), F32, scope="global")
@@ -192,19 +208,27 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
                     for io in T.serial(dk // unroll):
                         for ii in T.unroll(unroll):
                             i = T.meta_var(io * unroll + ii)
+                            # this row's broadcasts and new state in registers: loaded and
+                            # stored once (LLVM cannot tell the state stores from these rows)
+                            bq = T.alloc_buffer((group + 2, w), F32, scope="global")
+                            sn = T.alloc_buffer((cb, w), F32, scope="global")
+                            bq[group, lane] = bcast(ks[i], w)
+                            for gq in T.unroll(group):
+                                bq[gq, lane] = bcast(qs[gq * dk + i], w)
+                            if delta:
+                                bq[group + 1, lane] = bcast(kg[i], w)
                             for c in T.unroll(cb):
                                 col = T.meta_var(jb * span + c * w)
                                 if gated:
-                                    s[i, T.ramp(col, 1, w)] = (e_row(e, e1, i) * s[i, T.ramp(col, 1, w)]
-                                                               + bcast(k[b, t, h * dk + i], w) * wv[c, lane])
+                                    sn[c, lane] = (e_row(e, e1, i) * s3[i // rp, i % rp, T.ramp(col, 1, w)]
+                                                   + bq[group, lane] * wv[c, lane])
                                 else:
-                                    s[i, T.ramp(col, 1, w)] = (s[i, T.ramp(col, 1, w)]
-                                                               + bcast(k[b, t, h * dk + i], w) * wv[c, lane])
+                                    sn[c, lane] = s3[i // rp, i % rp, T.ramp(col, 1, w)] + bq[group, lane] * wv[c, lane]
+                                s3[i // rp, i % rp, T.ramp(col, 1, w)] = sn[c, lane]
                                 for gq in T.unroll(group):
-                                    oa[gq * cb + c, lane] = (oa[gq * cb + c, lane] + bcast(
-                                        q[b, t, (h * group + gq) * dk + i], w) * s[i, T.ramp(col, 1, w)])
+                                    oa[gq * cb + c, lane] = oa[gq * cb + c, lane] + bq[gq, lane] * sn[c, lane]
                                 if delta:
-                                    rn[c, lane] = rn[c, lane] + bcast(kg[i], w) * s[i, T.ramp(col, 1, w)]
+                                    rn[c, lane] = rn[c, lane] + bq[group + 1, lane] * sn[c, lane]
                     for c in T.unroll(cb):
                         col = T.meta_var(jb * span + c * w)
                         for gq in T.unroll(group):
@@ -214,6 +238,6 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
                             r[T.ramp(col, 1, w)] = rn[c, lane]
             for i in T.serial(dk):
                 for c in T.serial(dv // w):
-                    present[b, h, i, T.ramp(c * w, 1, w)] = s[i, T.ramp(c * w, 1, w)]
+                    present[b, h, i, T.ramp(c * w, 1, w)] = s3[i // rp, i % rp, T.ramp(c * w, 1, w)]
 
     return func

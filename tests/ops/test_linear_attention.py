@@ -41,6 +41,7 @@ def _case(rule: str, t: int, hq: int, hkv: int, dk: int, dv: int, per_key: bool,
     (9, 2, 2, 16, 16, False, True),     # fast kernel
     (6, 4, 2, 8, 24, True, False),      # fast kernel, GQA, per-key decay, no past
     (1, 2, 1, 16, 8, False, True),      # T=1 decode, MQA
+    (5, 4, 2, 64, 48, True, True),      # state in several 4 KiB pages of the sweep's workspace
     (5, 2, 2, 3, 5, True, True),        # odd sizes: reference kernel
 ])
 def test_linear_attention(rule: str, t: int, hq: int, hkv: int, dk: int, dv: int,
