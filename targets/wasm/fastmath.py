@@ -1,4 +1,6 @@
-"""float32 exp/erf/tanh as straight-line SIMD code in wasm builds, instead of libm calls.
+"""float32 exp/erf/tanh as straight-line SIMD code in wasm builds, instead of libm calls; and
+portable forms of the x86 intrinsics CPU templates pick by vector width (an 8-lane reciprocal
+estimate on wasm32 aborts LLVM).
 
 On wasm32, LLVM scalarises `llvm.exp.v4f32` into four wasi-libc `expf` calls (softmax 3.7x slower,
 shared/notes/wasm-target.md). Ops lowered with te.exp/T.exp (Exp, Sigmoid, SiLU, Mamba's scans,
@@ -15,7 +17,7 @@ from typing import Any
 
 from onnxjit.compiler import tvm_api
 from onnxjit.compiler.ops import _math
-from onnxjit.compiler.tvm_api import tirx
+from onnxjit.compiler.tvm_api import T, tirx
 
 Expr = Any
 _ACTIVE: ContextVar[bool] = ContextVar("onnxjit_wasm_fast_math", default=False)
@@ -54,6 +56,9 @@ def _tanh(x: Expr, dtype: str) -> Expr:
 
 
 _RULES = {"tirx.exp": _exp, "tirx.erf": _erf, "tirx.tanh": _tanh}
+# x86 reciprocal estimates (schedules/_vecmath.vrecip at 8/16 lanes; a Newton step follows, which
+# keeps an exact quotient exact) -> a division. Keyed by LLVM intrinsic name, argument 1 = d.
+_X86_RECIPROCALS = ("llvm.x86.avx.rcp.ps.256", "llvm.x86.avx512.rcp14.ps.512")
 
 
 def _rule(build: Any) -> Any:
@@ -65,11 +70,25 @@ def _rule(build: Any) -> Any:
     return lower
 
 
+def _portable_intrinsics() -> Any:
+    lanes = {"llvm.x86.avx.rcp.ps.256": 8, "llvm.x86.avx512.rcp14.ps.512": 16}
+    ids = {int(T.call_llvm_pure_intrin(f"float32x{lanes[n]}", n, T.float32(0)).args[0])
+           for n in _X86_RECIPROCALS}
+
+    def lower(call: Any, default: Any) -> Any:
+        if not _ACTIVE.get() or int(call.args[0]) not in ids:
+            return default(call)
+        dtype = tvm_api.call_dtype(call)
+        return _math._c(1.0, dtype) / call.args[1]
+    return lower
+
+
 def _register() -> None:
     global _registered
     if not _registered:
         for op, build in _RULES.items():
             tvm_api.register_llvm_intrinsic_rule(op, _rule(build))
+        tvm_api.register_llvm_intrinsic_rule("tirx.call_llvm_pure_intrin", _portable_intrinsics())
         _registered = True
 
 
