@@ -87,27 +87,32 @@ class Target(ABC):
         return f"{self.name} ({self.threads} thread{'s' if self.threads != 1 else ''})"
 
 
-def time_calls(call: Callable[[], None], repeats: int, min_seconds: float) -> MeasureResult:
-    """Host-clock timing: warm up, pick a batch size that lasts `min_seconds`, take `repeats`."""
+def time_calls(call: Callable[[], None], repeats: int, min_seconds: float,
+               clock: Callable[[], float] | None = None) -> MeasureResult:
+    """Host-clock timing: warm up, pick a batch size that lasts `min_seconds`, take `repeats`.
+
+    `clock` defaults to wall time; single-threaded callers may pass the process CPU clock.
+    """
     import time
 
+    clock = clock or time.perf_counter
     try:
         call()
         number, elapsed = 1, 0.0
         while True:
-            start = time.perf_counter()
+            start = clock()
             for _ in range(number):
                 call()
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
             if elapsed >= min_seconds or number >= 1 << 20:
                 break
             number *= 2 if elapsed <= 0 else max(2, min(8, int(min_seconds / elapsed) + 1))
         samples = [elapsed / number]
         for _ in range(repeats - 1):
-            start = time.perf_counter()
+            start = clock()
             for _ in range(number):
                 call()
-            samples.append((time.perf_counter() - start) / number)
+            samples.append((clock() - start) / number)
         return MeasureResult(tuple(samples))
     except Exception as exc:  # noqa: BLE001  (a failed candidate is data, not an exception)
         return MeasureResult((), f"{type(exc).__name__}: {exc}")

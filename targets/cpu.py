@@ -1,6 +1,7 @@
 """The CPU target: LLVM for the host CPU, with an explicit thread count."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -63,4 +64,8 @@ class CpuTarget(Target):
     def measure(self, call: Callable[[], None], repeats: int = 7,
                 min_seconds: float = 0.01) -> MeasureResult:
         self.activate()
-        return time_calls(call, repeats, min_seconds)
+        # One thread: CPU time, which time spent descheduled by other processes does not
+        # inflate (the tuner ranks candidates on a possibly shared machine). Several threads:
+        # wall time, since CPU time would add up the pool's threads (and their spinning).
+        clock = time.process_time if self.threads == 1 else time.perf_counter
+        return time_calls(call, repeats, min_seconds, clock)
