@@ -81,8 +81,9 @@ def selective_channel_kernel(length: int, d: int, n: int, skip: bool, w: int, g:
 
 def group_sizes(n: int, w: int) -> list[int]:
     """State-group sizes for N states: divisors of N whose register tile stays under 1 KiB
-    (larger buffers go to heap workspace) and whose count fits the registers with headroom."""
-    cap = min(16, (1024 // 4 - 1) // w)
+    (larger buffers go to heap workspace), at most 8 so that the group, Δ, x, Δx, the readout
+    and the exp temporaries fit AVX2's 16 registers too (16 states would spill there)."""
+    cap = min(8, (1024 // 4 - 1) // w)
     sizes = [s for s in range(cap, 0, -1) if n % s == 0]
     return sizes[:2]
 
