@@ -15,7 +15,7 @@ from onnx import helper
 import onnxjit
 from onnxjit.cli import main
 from onnxjit.schedules import select_template
-from tests.helpers import make_model
+from tests.helpers import make_model, run_onnxruntime
 from tests.targets.wasm_cases import (CASES, assert_close_to_onnxruntime, rel_err,
                                       require_wasm_toolchain)
 
@@ -152,3 +152,16 @@ def test_every_space_point_builds_for_wasm(case: str) -> None:
                           cwd=Path(__file__).resolve().parents[2])
     last = done.stderr.strip().splitlines()[-1:]
     assert done.returncode == 0, f"{done.stdout[-3000:]}\nlast point: {last}\n{done.stderr[-1500:]}"
+
+
+def test_views_bools_ints_and_constant_outputs() -> None:
+    """Plan aliases (Reshape), bool and int64 outputs, a 0-d input and an output folded to a
+    constant all cross the wasm arena, weights segment and manifest correctly."""
+    model, feeds = CASES["mixed_dtypes"]()
+    x, s = feeds["x"], feeds["s"]
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
+    got = session.run(None, {"x": x, "s": s})
+    want = run_onnxruntime(model, {"x": x, "s": s})
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_array_equal(g, w)

@@ -12,12 +12,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import onnx
 import pytest
+from onnx import helper
 
 from benchmarks.attention import attention_model
 from benchmarks.conv import single_conv
 from benchmarks.scan import causal_conv, cumsum, scan_linear, scan_mamba
 from benchmarks.wasm_vs_ortweb import matmul_softmax
-from tests.helpers import run_onnxruntime
+from tests.helpers import make_model, run_onnxruntime
 
 Case = tuple[onnx.ModelProto, dict[str, np.ndarray]]
 REL_TOL = 1e-4
@@ -29,6 +30,21 @@ def sparse_conv() -> Case:
     return single_conv(64, 64, 14, 1, 0.9, "u"), feeds
 
 
+def mixed_dtypes() -> Case:
+    """Reshape (a plan alias), bool/int64 outputs, a 0-d input, Identity, a folded Shape."""
+    x = np.random.default_rng(3).standard_normal((2, 3, 4)).astype(np.float32)
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"]),
+             helper.make_node("Greater", ["r", "s"], ["g"]),
+             helper.make_node("Cast", ["r"], ["i"], to=onnx.TensorProto.INT64),
+             helper.make_node("Mul", ["x", "s"], ["m"]),
+             helper.make_node("Identity", ["x"], ["same"]),
+             helper.make_node("Shape", ["x"], ["shp"])]
+    feeds = {"x": x, "s": np.array(0.5, np.float32)}
+    model = make_model(nodes, feeds, ["r", "g", "i", "m", "same", "shp"],
+                       initializers={"shape": np.array([6, 4], np.int64)})
+    return model, feeds
+
+
 CASES: dict[str, Callable[[], Case]] = {
     "matmul_softmax": lambda: matmul_softmax(128, 128, 128),
     "attention_causal": lambda: attention_model(64, 96, True, q_heads=4, kv_heads=2, d=32),
@@ -37,6 +53,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "scan_linear": lambda: scan_linear("matmul", length=24, d=32, n=16),
     "scan_mamba": lambda: scan_mamba("rs", length=24, d=32, n=16),
     "causal_conv_silu": lambda: causal_conv(32, 4, 48),
+    "mixed_dtypes": mixed_dtypes,
 }
 
 
