@@ -146,11 +146,18 @@ attributes #0 = {{ alwaysinline nounwind }}
 
 def _nt_ok(spec: dict[str, Any], lanes: int, target: Target) -> bool:
     """Streaming stores: x86 LLVM, float32, rows a whole number of aligned vectors."""
-    cpu = str(getattr(target, "cpu", ""))
     inner = _inner(spec)
     return (spec["dtype"] == "float32" and lanes in (8, 16) and inner % lanes == 0
-            and inner >= 4 * lanes and cpu.startswith(("znver", "skylake", "haswell", "icelake",
-                                                       "sapphire", "cascade", "alder", "x86")))
+            and inner >= 4 * lanes and _x86_host(target))
+
+
+def _x86_host(target: Target) -> bool:
+    # The host CPU target on x86 (by its SIMD flags: LLVM's CPU names change every generation)
+    if getattr(target, "name", "") != "cpu":
+        return False
+    from onnxjit.targets.cpu import cpu_features
+
+    return bool({"sse4_2", "avx", "avx2"} & set(cpu_features()))
 
 
 def _nt_kernel(spec: dict[str, Any], params: Any, w: int, threads: int) -> PrimFunc:
