@@ -56,7 +56,8 @@ def _conv(c: int, hw: int, zeros: float) -> Model:
 
 ROWS: dict[str, tuple[str, Callable[[], Model]]] = {
     "matmul_softmax": ("MatMul 256x256x256 + Softmax", matmul_softmax),
-    "attention_nc512": ("Attention-23 non-causal S=512 H8 D64", lambda: attention_model(512, 512, False)),
+    "attention_nc512": ("Attention-23 non-causal S=512 H8 D64",
+                        lambda: attention_model(512, 512, False)),
     "attention_decode": ("Attention-23 decode, KV 4096, GQA 32/8",
                          lambda: attention_model(1, 4096, False, 32, 8)),
     "sparse_conv_56_90": ("Conv 1x1 C256 56x56, 90% zeros", lambda: _conv(256, 56, 0.9)),
@@ -107,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         print("onnxruntime-web is missing: run `npm ci --prefix web` first", file=sys.stderr)
         return 2
     results = {}
-    print(f"| row | onnxjit wasm ms | onnxruntime-web ms | speedup | rel_err onnxjit | rel_err ort-web |")
+    print("| row | onnxjit wasm ms | onnxruntime-web ms | speedup | rel_err onnxjit "
+          "| rel_err ort-web |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="onnxjit-wasm-bench-") as tmp:
         for row in args.rows.split(","):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -19,8 +18,9 @@ from onnxjit.compiler.errors import OnnxJitError
 FFI_ANY_BYTES = 16        # sizeof(TVMFFIAny) on wasm32 (checked by tvmwasm_layout(0))
 
 
-@lru_cache(maxsize=1)
 def _engine() -> Any:
+    # One per instance, not a module-level cache: wasmtime objects still alive while the
+    # interpreter tears its modules down fail in __del__ ("'NoneType' object is not callable").
     import wasmtime
 
     config = wasmtime.Config()
@@ -34,9 +34,11 @@ class WasmInstance:
     def __init__(self, wasm: bytes) -> None:
         import wasmtime
 
-        self.store = wasmtime.Store(_engine())
-        module = wasmtime.Module(_engine(), wasm)
-        self.exports = wasmtime.Linker(_engine()).instantiate(self.store, module).exports(self.store)
+        engine = _engine()
+        self.store = wasmtime.Store(engine)
+        module = wasmtime.Module(engine, wasm)
+        instance = wasmtime.Linker(engine).instantiate(self.store, module)
+        self.exports = instance.exports(self.store)
         self.memory = self.exports["memory"]
         self._base: tuple[int, np.ndarray] | None = None
         if "_initialize" in self.exports:
@@ -68,7 +70,7 @@ class WasmInstance:
 
 
 class WasmExecutor:
-    """Runs one linked model (targets/wasm/model.py) in wasmtime: the Executor API of the CPU path."""
+    """Runs one linked model (targets/wasm/model.py) in wasmtime, with the CPU Executor's API."""
 
     def __init__(self, wasm: bytes, manifest: Mapping[str, Any], model: Any = None) -> None:
         self.manifest = manifest

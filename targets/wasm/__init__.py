@@ -57,10 +57,10 @@ class WasmTarget(Target):
         return tvm_wasm_target(self.simd)
 
     def fingerprint(self) -> dict[str, Any]:
-        import wasmtime  # noqa: F401  (records are measured in this engine)
         from importlib.metadata import version
 
         return {"target": self.name, "simd128": self.simd, "threads": 1,
+                # records are measured in this engine: another version may rank differently
                 "engine": f"wasmtime-{version('wasmtime')}", "zig": zig_version(),
                 **fingerprint_versions()}
 

@@ -28,7 +28,8 @@ def export_web(session: InferenceSession, directory: str | Path,
                expected: Sequence[np.ndarray] | None = None) -> WasmModel:
     """Writes the web folder of a wasm-target session's model, specialised to the feeds' shapes."""
     if session.target.name != "wasm":
-        raise OnnxJitError(f"export_web needs a session with target='wasm', not {session.target.name!r}")
+        raise OnnxJitError("export_web needs a session with target='wasm', "
+                           f"not {session.target.name!r}")
     out = Path(directory)
     artifact: WasmModel = session.executor(dict(feeds)).model
     artifact.save(out)

@@ -32,8 +32,9 @@ def _aligned(n: int) -> int:
 
 
 def _io(name: str, shape: tuple[int, ...], dtype: str, region: str, offset: int) -> dict[str, Any]:
+    count = int(np.prod(shape, dtype=np.int64))
     return {"name": name, "shape": list(shape), "dtype": dtype, "region": region,
-            "offset": offset, "nbytes": int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize}
+            "offset": offset, "nbytes": count * np.dtype(dtype).itemsize}
 
 
 def graph_source(plan: Plan, constants: Mapping[str, np.ndarray],
@@ -59,7 +60,8 @@ def graph_source(plan: Plan, constants: Mapping[str, np.ndarray],
              "typedef int32_t (*onnxjit_kernel)(void*, const TVMFFIAny*, int32_t, TVMFFIAny*);", ""]
     lines += [f"int32_t __tvm_ffi_{k}(void*, const TVMFFIAny*, int32_t, TVMFFIAny*);"
               for k in dict.fromkeys(c.kernel for c in plan.kernel_calls)]
-    lines += ["", f"static uint8_t arena[{max(plan.arena_bytes, ALIGN)}] __attribute__((aligned(64)));",
+    arena = max(plan.arena_bytes, ALIGN)
+    lines += ["", f"static uint8_t arena[{arena}] __attribute__((aligned(64)));",
               "static const uint8_t weights[] __attribute__((aligned(64))) = {",
               f'#embed "{weights_file}"', "};", ""]
     for i, name in enumerate(values):

@@ -1,4 +1,4 @@
-"""The wasm target in wasmtime: whole models against onnxruntime, wasm-sized schedules, fast math."""
+"""The wasm target in wasmtime: models vs onnxruntime, wasm-sized schedules, fast math, tuning."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""The JavaScript host (runtime/wasm_host.mjs) in Node.js on the artifacts the wasm target writes."""
+"""The JavaScript host (runtime/wasm_host.mjs) in Node.js on the wasm target's artifacts."""
 from __future__ import annotations
 
 import json

@@ -22,7 +22,8 @@ def main(case: str) -> int:
     for kernel in session.compiled(feeds).kernels:
         template = select_template(kernel, session.target)
         for knobs in template.space(kernel, session.target):
-            print(f"{case} {kernel.name} {template.name} {dict(knobs)}", file=sys.stderr, flush=True)
+            print(f"{case} {kernel.name} {template.name} {dict(knobs)}", file=sys.stderr,
+                  flush=True)
             try:
                 func = template.instantiate(kernel, knobs, session.target)
             except KnobError:
