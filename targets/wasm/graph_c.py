@@ -31,6 +31,11 @@ def _aligned(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
+def _comment(text: str) -> str:
+    """A value name made safe inside a C comment."""
+    return "".join(c if c.isalnum() or c in "._-:" else "_" for c in text)
+
+
 def _io(name: str, shape: tuple[int, ...], dtype: str, region: str, offset: int) -> dict[str, Any]:
     count = int(np.prod(shape, dtype=np.int64))
     return {"name": name, "shape": list(shape), "dtype": dtype, "region": region,
@@ -51,13 +56,11 @@ def graph_source(plan: Plan, constants: Mapping[str, np.ndarray],
         size += _aligned(len(raw))
     weights = b"".join(blobs) or b"\0" * ALIGN
 
-    values: list[str] = []        # DLTensors, in first-use order
-    for call in plan.kernel_calls:
-        values.extend(a for a in call.args if a not in values)
+    # One DLTensor per value, in first-use order.
+    values = list(dict.fromkeys(a for call in plan.kernel_calls for a in call.args))
     lines = ["#include <stdint.h>", "#include <stddef.h>", "#include <tvm/ffi/c_api.h>",
              "#include <dlpack/dlpack.h>", "",
-             "#define EXPORT(n) __attribute__((export_name(#n)))",
-             "typedef int32_t (*onnxjit_kernel)(void*, const TVMFFIAny*, int32_t, TVMFFIAny*);", ""]
+             "#define EXPORT(n) __attribute__((export_name(#n)))", ""]
     lines += [f"int32_t __tvm_ffi_{k}(void*, const TVMFFIAny*, int32_t, TVMFFIAny*);"
               for k in dict.fromkeys(c.kernel for c in plan.kernel_calls)]
     arena = max(plan.arena_bytes, ALIGN)
@@ -80,7 +83,7 @@ def graph_source(plan: Plan, constants: Mapping[str, np.ndarray],
             lines.append(f"static int64_t shape{i}[] = {{{dims}}};")
             shape_ref = f"shape{i}"
         lines.append(f"static DLTensor t{i} = {{{data}, {{kDLCPU, 0}}, {len(shape)}, "
-                     f"{{{code}, {bits}, {lanes}}}, {shape_ref}, NULL, 0}};  /* {name} */")
+                     f"{{{code}, {bits}, {lanes}}}, {shape_ref}, NULL, 0}};  /* {_comment(name)} */")
     index = {name: i for i, name in enumerate(values)}
     calls: list[str] = []
     for s, call in enumerate(plan.kernel_calls):
