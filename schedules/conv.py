@@ -43,6 +43,13 @@ def _wct(spec: dict[str, Any], g: ConvGeometry) -> int:
     return int(spec.get("wct") or g.mg)
 
 
+def _sparse_fits(br: int, v: int, rt: int, lanes: int, regs: int) -> bool:
+    """Accumulators (br x rt x v) + the shared input vectors and br broadcasts (BSR), or one
+    broadcast (CSR: inputs are FMA memory operands), in the register file; rows under 1 KiB."""
+    acc = br * rt * v
+    return v * lanes * 4 < 1024 and acc + (v + br if br > 1 else 1) <= regs
+
+
 def _channel_ok(g: ConvGeometry, wct: int, lanes: int) -> bool:
     """The channel-vectorised kernel needs whole vectors of output channels in each weight block."""
     return wct % lanes == 0 and g.mg % lanes == 0
@@ -101,16 +108,16 @@ class ConvTemplate(ScheduleTemplate):
         if spec["block"] and g.group == 1:
             br = int(spec["block"])
             for v in (1, 2, 3, 4, 6, 8):
-                if br * v + (v + br if br > 1 else 1) <= regs and v * lanes * 4 < 1024:
-                    points += [{"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": m}
-                               for m in ("flat", "rows")]
+                for mode, rt in (("flat", 1), ("rows", 1), ("rows", 2), ("rows", 3)):
+                    if _sparse_fits(br, v, rt, lanes, regs) and rt <= g.ho:
+                        points.append({"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt})
         wct = _wct(spec, g)
         cus = (1, 4) if g.taps == 1 and g.cg % 4 == 0 else (1,)  # cu > 1 reorders the sum over taps
         dense: list[Knobs] = []
         for ct in (c for c in (1, 2, 4, 8, 16) if wct % c == 0):
             for v in (1, 2, 3, 4, 6):
                 if ct * v + v + 1 <= regs - 2:
-                    dense += [{"impl": "dense", "v": v, "ct": ct, "cu": cu, "mode": mode}
+                    dense += [{"impl": "dense", "v": v, "ct": ct, "cu": cu, "mode": mode, "rows": 1}
                               for mode in ("flat", "rows") for cu in cus]
         if _channel_ok(g, wct, lanes):
             for ob in (1, 2, 4):
@@ -133,7 +140,7 @@ class ConvTemplate(ScheduleTemplate):
         ct = max(c for c in (1, 2, 4, 8) if wct % c == 0)
         v = max(x for x in (1, 2, 3, 4, 6) if ct * x + x + 1 <= regs - 2 or x == 1)
         mode = "flat" if g.wq == g.wo or g.cg * g.taps >= 32 else "rows"
-        best: Knobs = {"impl": "dense", "v": v, "ct": ct, "cu": cu, "mode": mode}
+        best: Knobs = {"impl": "dense", "v": v, "ct": ct, "cu": cu, "mode": mode, "rows": 1}
         if _channel_ok(g, wct, lanes):
             # the prototype's NCHWc tile: 2 channel vectors x up to 7 pixels (16 with 32 registers)
             ob = 2 if g.mg % (2 * lanes) == 0 else 1
@@ -152,14 +159,21 @@ class ConvTemplate(ScheduleTemplate):
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         spec, g = self._spec(kernel)
         if spec["impl"] == "sparse":
-            # CSR: the input vectors are FMA memory operands, so 8 accumulators fit; BSR: the
-            # shared input vector and br broadcasts need registers
-            mode = "flat" if g.wq == g.wo or g.cg * g.taps >= 32 else "rows"
-            br = int(spec["block"])
-            v = {1: 8, 2: 4, 4: 4, 8: 2}.get(br, 1)
-            while v > 1 and (v * _lanes(target) * 4 >= 1024 or br * v + v + br > _registers(target)):
-                v //= 2
-            return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode}
+            # XNNPACK-style tiles of ~64 pixels x br rows (the prototype's best). A padded conv
+            # computes whole output rows, 2 per tile (one index and weight load serve both), so
+            # no tile straddles the padding columns and stores need no per-lane crop.
+            br, lanes, regs = int(spec["block"]), _lanes(target), _registers(target)
+            if g.wq == g.wo:
+                mode, rt, v = "flat", 1, max(1, 64 // lanes)
+                vectors = -(-g.nq // lanes)
+                if vectors <= 16:   # small images: one or two even tiles of <= 8 vectors cover it
+                    v = -(-vectors // -(-vectors // 8))
+            else:
+                mode, rt = "rows", min(2, g.ho)
+                v = min(max(1, 64 // lanes), -(-g.wo // lanes))
+            while v > 1 and not _sparse_fits(br, v, rt, lanes, regs):
+                v -= 1
+            return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt}
         return self._dense_default(g, spec, target)
 
     def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:

@@ -34,7 +34,7 @@ class Tiling:
     lanes: int
     cob: int = 0       # dense: channel tiles per cache block (0: all)
     wct: int = 0       # dense: output channels per weight block of Wt (0: all of a group's)
-    rows: int = 1      # dense_c: output rows per tile (they share each weight-vector load)
+    rows: int = 1      # rows mode and dense_c: output rows per tile (they share each weight / index load)
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class _Gen:
         self.L, self.V = tl.lanes, tl.v
         self.MR = self.V * self.L
         self.flat = tl.mode == "flat"
+        self.rt = 1 if self.flat else max(1, min(tl.rows, g.ho))   # rows mode: output rows per tile
         nb = g.mg // self.ct
         self.nb = nb
         self.cob = tl.cob if (not self.sparse and 0 < tl.cob and nb % tl.cob == 0) else nb
@@ -91,7 +92,7 @@ class _Gen:
         self.xs = "Xn" if g.direct else "Xq"
 
     def accumulators(self) -> list[tuple[str, int]]:
-        return [(f"acc{c}", self.MR) for c in range(self.ct)]
+        return [(f"acc{c}_{r}", self.MR) for c in range(self.ct) for r in range(self.rt)]
 
     # -- expressions -------------------------------------------------------------------------
     def post(self, value: str, co: str, yi: str) -> str:
@@ -109,37 +110,44 @@ class _Gen:
         return value
 
     # -- tiles -------------------------------------------------------------------------------
-    def segments(self, nv: int, nr: int) -> list[tuple[int, int]]:
-        """(lane offset, width) of each vector of a tile of nv full vectors and nr lanes."""
-        return [(v * self.L, self.L) for v in range(nv)] + ([(nv * self.L, nr)] if nr else [])
+    def segments(self, nv: int, nr: int, compute: bool = True) -> list[tuple[int, int]]:
+        """(lane offset, width) of each vector of a tile of nv full vectors and nr lanes. Reading
+        the padded copy, a partial vector is computed full width (the copy has `lanes` elements of
+        slack at its end) and only its nr lanes stored: one vector op instead of several narrow ones."""
+        width = self.L if compute and not self.g.direct else nr
+        return [(v * self.L, self.L) for v in range(nv)] + ([(nv * self.L, width)] if nr else [])
 
-    def zero(self, segs: list[tuple[int, int]]) -> None:
+    def zero(self, segs: list[tuple[int, int]], nrows: int) -> None:
         w = self.w
         for c in range(self.ct):
-            for o, width in segs:
-                with w.block(f"for l in T.vectorized({width}):"):
-                    w(f"acc{c}[{o} + l] = T.float32(0)")
+            for r in range(nrows):
+                for o, width in segs:
+                    with w.block(f"for l in T.vectorized({width}):"):
+                        w(f"acc{c}_{r}[{o} + l] = T.float32(0)")
 
-    def fma(self, c: int, o: int, width: int, weight: str, xi: str) -> None:
+    def fma(self, c: int, r: int, o: int, width: int, weight: str, xi: str) -> None:
         w = self.w
         with w.block(f"for l in T.vectorized({width}):"):
-            w(f"acc{c}[{o} + l] = acc{c}[{o} + l] + {weight} * {self.xs}[{xi} + {o} + l]")
+            w(f"acc{c}_{r}[{o} + l] = acc{c}_{r}[{o} + l] + {weight} * {self.xs}[{xi} + {o} + l]")
 
-    def store(self, segs: list[tuple[int, int]], co0: str, base: str, ybase: str) -> None:
+    def store(self, segs: list[tuple[int, int]], co0: str, rows: list[tuple[str, str]]) -> None:
+        """`segs`: the store segments (partial vectors at their true width)."""
         g, w = self.g, self.w
         for c in range(self.ct):
             co = f"{co0} + {c}"
-            for o, width in segs:
-                if self.crop:
-                    with w.block(f"for l in T.unroll({width}):"):
-                        q = f"{base} + {o} + l"
-                        with w.block(f"if ({q}) % {g.wq} < {g.wo}:"):
-                            yi = f"n * {g.m * g.ho * g.wo} + ({co}) * {g.ho * g.wo} + ({q}) // {g.wq} * {g.wo} + ({q}) % {g.wq}"
-                            w(f"Yf[{yi}] = {self.post(f'acc{c}[{o} + l]', co, yi)}")
-                else:
-                    with w.block(f"for l in T.vectorized({width}):"):
-                        yi = f"n * {g.m * g.ho * g.wo} + ({co}) * {g.ho * g.wo} + {ybase} + {o} + l"
-                        w(f"Yf[{yi}] = {self.post(f'acc{c}[{o} + l]', co, yi)}")
+            for r, (base, ybase) in enumerate(rows):
+                for o, width in segs:
+                    if self.crop:
+                        with w.block(f"for l in T.unroll({width}):"):
+                            q = f"{base} + {o} + l"
+                            with w.block(f"if ({q}) % {g.wq} < {g.wo}:"):
+                                yi = (f"n * {g.m * g.ho * g.wo} + ({co}) * {g.ho * g.wo} + ({q}) // {g.wq}"
+                                      f" * {g.wo} + ({q}) % {g.wq}")
+                                w(f"Yf[{yi}] = {self.post(f'acc{c}_{r}[{o} + l]', co, yi)}")
+                    else:
+                        with w.block(f"for l in T.vectorized({width}):"):
+                            yi = f"n * {g.m * g.ho * g.wo} + ({co}) * {g.ho * g.wo} + {ybase} + {o} + l"
+                            w(f"Yf[{yi}] = {self.post(f'acc{c}_{r}[{o} + l]', co, yi)}")
 
     def weight_index(self, cil: str, tap: str, cb: str, c: int) -> str:
         """Wt is [group, mg / wct, cg, taps, wct]; a tile's ct channels lie in one wct block."""
@@ -147,11 +155,12 @@ class _Gen:
         blk, j = f"({cb} * {ct}) // {wct}", f"({cb} * {ct}) % {wct} + {c}"
         return f"(((gi * {g.mg // wct} + {blk}) * {g.cg} + {cil}) * {g.taps} + {tap}) * {wct} + {j}"
 
-    def dense_tile(self, segs: list[tuple[int, int]], base: str, ybase: str) -> None:
+    def dense_tile(self, segs: list[tuple[int, int]], out: list[tuple[int, int]],
+                   rows: list[tuple[str, str]]) -> None:
         g, w, ct = self.g, self.w, self.ct
         cb = f"(cbo * {self.cob} + cbi)"
         co0 = f"gi * {g.mg} + {cb} * {ct}"
-        self.zero(segs)
+        self.zero(segs, len(rows))
         unroll_kx = g.kw <= MAX_UNROLLED_KX
         kxs = list(range(g.kw)) if unroll_kx else ["kx"]
         with w.block(f"for c1 in T.serial({g.cg // self.cu}):"):
@@ -173,33 +182,35 @@ class _Gen:
                             col = str(px * g.plane + ix)
                         else:
                             col = f"((kx * {g.dw}) % {g.sw}) * {g.plane} + (kx * {g.dw}) // {g.sw}"
-                        xi = f"{ci} * {g.cplane} + {row} + {col} + {base}"
                         for c in range(ct):
                             wi = self.weight_index(f"c1 * {self.cu} + {c2}", f"ky * {g.kw} + {kx}", cb, c)
-                            for o, width in segs:
-                                self.fma(c, o, width, f"Wf[{wi}]", xi)
+                            for r, (base, _) in enumerate(rows):
+                                for o, width in segs:
+                                    self.fma(c, r, o, width, f"Wf[{wi}]", f"{ci} * {g.cplane} + {row} + {col} + {base}")
                 if not unroll_kx:
                     w.depth -= 1
-        self.store(segs, co0, base, ybase)
+        self.store(out, co0, rows)
 
-    def sparse_tile(self, segs: list[tuple[int, int]], base: str, ybase: str) -> None:
+    def sparse_tile(self, segs: list[tuple[int, int]], out: list[tuple[int, int]],
+                    rows: list[tuple[str, str]]) -> None:
         w, br = self.w, self.ct
-        self.zero(segs)
+        self.zero(segs, len(rows))
         with w.block("for jj in T.serial(ptr[ib], ptr[ib + 1]):"):
             for c in range(br):
-                for o, width in segs:
-                    self.fma(c, o, width, f"val[jj * {br} + {c}]", f"off[jj] + {base}")
-        self.store(segs, f"ib * {br}", base, ybase)
+                for r, (base, _) in enumerate(rows):
+                    for o, width in segs:
+                        self.fma(c, r, o, width, f"val[jj * {br} + {c}]", f"off[jj] + {base}")
+        self.store(out, f"ib * {br}", rows)
 
-    def tile(self, nv: int, nr: int, base: str, ybase: str) -> None:
+    def tile(self, nv: int, nr: int, rows: list[tuple[str, str]]) -> None:
         w = self.w
-        segs = self.segments(nv, nr)
+        segs, out = self.segments(nv, nr), self.segments(nv, nr, compute=False)
         if self.sparse:
             with w.block(f"for ib in T.serial({self.nb}):"):
-                self.sparse_tile(segs, base, ybase)
+                self.sparse_tile(segs, out, rows)
         else:
             with w.block(f"for cbi in T.serial({self.cob}):"):
-                self.dense_tile(segs, base, ybase)
+                self.dense_tile(segs, out, rows)
 
     def sweep(self) -> None:
         g, w, MR = self.g, self.w, self.MR
@@ -211,21 +222,28 @@ class _Gen:
                 if self.flat:
                     if nt:
                         with w.block(f"for pt in T.serial({nt}):"):
-                            self.tile(self.V, 0, f"pt * {MR}", f"pt * {MR}")
+                            self.tile(self.V, 0, [(f"pt * {MR}", f"pt * {MR}")])
                     if rem:
-                        self.tile(rv, rr, str(nt * MR), str(nt * MR))
-                else:
-                    with w.block(f"for y in T.serial({g.ho}):"):
+                        self.tile(rv, rr, [(str(nt * MR), str(nt * MR))])
+                    return
+                full, tail = divmod(g.ho, self.rt)
+                for nrows, count, y0 in ((self.rt, full, "0"), (tail, 1 if tail else 0, str(full * self.rt))):
+                    if not count:
+                        continue
+                    with w.block(f"for yt in T.serial({count}):"):
+                        def rows(x0: str, nrows: int = nrows, y0: str = y0) -> list[tuple[str, str]]:
+                            return [(f"({y0} + yt * {nrows} + {r}) * {g.wq} + {x0}",
+                                     f"({y0} + yt * {nrows} + {r}) * {g.wo} + {x0}") for r in range(nrows)]
                         if nt:
                             with w.block(f"for pt in T.serial({nt}):"):
-                                self.tile(self.V, 0, f"y * {g.wq} + pt * {MR}", f"y * {g.wo} + pt * {MR}")
+                                self.tile(self.V, 0, rows(f"pt * {MR}"))
                         if rem:
-                            self.tile(rv, rr, f"y * {g.wq} + {nt * MR}", f"y * {g.wo} + {nt * MR}")
+                            self.tile(rv, rr, rows(str(nt * MR)))
 
     def copy_padded(self) -> None:
         """Zero Xq (padding and the spare row), then copy each stride phase's valid rows."""
         g, w = self.g, self.w
-        xq = g.xq_len
+        xq = g.xq_len + self.L
         with w.block(f"for e0 in T.serial({xq // 64}):"):
             with w.block("for e1 in T.vectorized(64):"):
                 w("Xq[e0 * 64 + e1] = T.float32(0)")
@@ -264,7 +282,7 @@ class _Gen:
             for name, width in self.accumulators():
                 w(f"{name} = T.alloc_buffer(({width},), 'float32')")
             if not g.direct:
-                w(f"Xq = T.alloc_buffer(({max(1, g.xq_len)},), 'float32')")
+                w(f"Xq = T.alloc_buffer(({g.xq_len + self.L},), 'float32')")
             with w.block(f"for n in T.serial({g.n}):"):
                 w(f"Xn = T.decl_buffer(({xlen},), 'float32', data=X.data, elem_offset=n * {xlen})")
                 if not g.direct:
