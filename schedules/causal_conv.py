@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.ops._tir import read_spec
 from onnxjit.compiler.tvm_api import PrimFunc, T
-from onnxjit.schedules._vecmath import bcast, splat, vexp, vrecip
+from onnxjit.schedules._vecmath import bcast, exp2_builder, splat, vexp, vexp2, vsigmoid
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 
 if TYPE_CHECKING:
@@ -55,25 +55,34 @@ class CausalConvTemplate(ScheduleTemplate):
         if spec is None or dict(knobs) not in [dict(k) for k in self.space(kernel, target)]:
             raise KnobError(f"causal_conv: knobs {dict(knobs)} do not fit this kernel")
         # vrecip's rcp estimate is an x86 intrinsic at 8/16 lanes; other ISAs (wasm) divide.
-        func = conv_kernel(spec, int(knobs["vec"]), int(knobs["unroll"]), target.threads,
-                           x86=target.name == "cpu")
+        vec = int(knobs["vec"])
+        func = conv_kernel(spec, vec, int(knobs["unroll"]), target.threads,
+                           x86=target.name == "cpu", exp2=exp2_builder(target, vec))
         return func.with_attr("global_symbol", kernel.name)
 
 
-def _silu(v: Any, w: int, x86: bool = True) -> Any:
-    d = splat(1.0, w) + vexp(-v, w)
-    return v * (vrecip(d, w) if x86 else splat(1.0, w) / d)
+def _silu(v: Any, w: int, x86: bool = True, exp2: Any = vexp2) -> Any:
+    if x86:
+        return v * vsigmoid(v, w, exp2)
+    return v * (splat(1.0, w) / (splat(1.0, w) + vexp(-v, w)))
 
 
 def conv_kernel(spec: dict[str, Any], w: int, unroll: int, threads: int,
-                x86: bool = True) -> PrimFunc:
+                x86: bool = True, exp2: Any = vexp2) -> PrimFunc:
     batch, chans, length, k = (int(spec[key]) for key in ("B", "C", "L", "k"))
     km1 = k - 1
     has_bias, has_past, silu = bool(spec["bias"]), bool(spec["past"]), bool(spec["silu"])
     step = w * unroll
-    head = min(km1, length)                       # steps that read the carried state
-    nvec = (length - head) // step                # full vector steps after them
-    tail0 = head + nvec * step                    # first step of the scalar tail
+    # Outputs do not depend on each other, so rows of at least one vector are all vector
+    # steps: the first vector (its taps gather from the carried state), full steps, single
+    # vectors, and a last vector overlapping the previous one (scalar libm exp at ~30 tail
+    # steps a row had cost as much as the whole vector part).
+    vec_row = length >= w
+    head = w if vec_row else min(km1, length)     # steps before the main loop
+    nvec = (length - head) // step if vec_row else 0
+    tail0 = head + nvec * step                    # first step after the main loop
+    nsingle = (length - tail0) // w if vec_row else 0
+    overlap = int(vec_row and (length - tail0) % w != 0)
     rows = batch * chans
     row_loop = T.parallel if threads > 1 else T.serial
     bias_s = (chans,) if has_bias else (1,)
@@ -83,7 +92,18 @@ def conv_kernel(spec: dict[str, Any], w: int, unroll: int, threads: int,
         acc = bcast(bias[c], w) if has_bias else splat(0.0, w)
         for j in range(k):
             acc = acc + bcast(wt[c, 0, j], w) * x[b, c, T.ramp(t0 + j - km1, 1, w)]
-        return _silu(acc, w, x86) if silu else acc
+        return _silu(acc, w, x86, exp2) if silu else acc
+
+    def first_vec(x: Any, wt: Any, bias: Any, past: Any, b: Any, c: Any) -> Any:
+        acc = bcast(bias[c], w) if has_bias else splat(0.0, w)
+        for j in range(k):
+            p = T.ramp(j, 1, w)                    # source positions t + j of lanes t = 0..w-1
+            before = (past[b, c, T.min(p, T.Broadcast(km1 - 1, w))] if has_past and km1 > 0
+                      else splat(0.0, w))
+            src = T.Select(p < T.Broadcast(km1, w), before,   # (both sides are in-bounds loads)
+                           x[b, c, T.max(p - km1, T.Broadcast(0, w))])
+            acc = acc + bcast(wt[c, 0, j], w) * src
+        return _silu(acc, w, x86, exp2) if silu else acc
 
     def scalar_at(x: Any, wt: Any, bias: Any, past: Any, b: Any, c: Any, t: Any) -> Any:
         acc = bias[c] if has_bias else T.float32(0)
@@ -107,14 +127,19 @@ def conv_kernel(spec: dict[str, Any], w: int, unroll: int, threads: int,
         for r in row_loop(rows):
             b = T.meta_var(r // chans)
             c = T.meta_var(r % chans)
-            for t in T.serial(head):
-                y[b, c, t] = scalar_at(x, wt, bias, past, b, c, t)
+            if vec_row:
+                y[b, c, T.ramp(0, 1, w)] = first_vec(x, wt, bias, past, b, c)
+            else:
+                for t in T.serial(length):
+                    y[b, c, t] = scalar_at(x, wt, bias, past, b, c, t)
             for i in T.serial(nvec):
                 for u in T.unroll(unroll):
                     t0 = T.meta_var(head + i * step + u * w)
                     y[b, c, T.ramp(t0, 1, w)] = tap_sum(x, wt, bias, b, c, t0)
-            for t in T.serial(length - tail0):
-                y[b, c, tail0 + t] = scalar_at(x, wt, bias, past, b, c, tail0 + t)
+            for i in T.serial(nsingle):
+                y[b, c, T.ramp(tail0 + i * w, 1, w)] = tap_sum(x, wt, bias, b, c, tail0 + i * w)
+            for _ in T.serial(overlap):
+                y[b, c, T.ramp(length - w, 1, w)] = tap_sum(x, wt, bias, b, c, length - w)
             for s in T.serial(km1):
                 state[b, c, s] = state_at(x, past, b, c, s)
 
