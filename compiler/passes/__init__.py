@@ -13,10 +13,12 @@ from onnxjit.compiler.passes.attention import fuse_attention
 from onnxjit.compiler.passes.scan_recurrence import fuse_scan_recurrences
 from onnxjit.compiler.passes.conv_rewrite import rewrite_convs
 from onnxjit.compiler.passes.inference import drop_dropout
+from onnxjit.compiler.passes.sparse_linear import sparse_linear
 
 GraphPass = Callable[[Graph], Graph]
 
-PASSES: list[GraphPass] = [drop_dropout, fuse_scan_recurrences, fuse_attention, rewrite_convs]
+# sparse_linear turns pruned MatMul/Gemm into 1x1 Convs, which rewrite_convs then packs
+PASSES: list[GraphPass] = [drop_dropout, fuse_scan_recurrences, fuse_attention, sparse_linear, rewrite_convs]
 
 
 def _late_passes() -> list[GraphPass]:
