@@ -76,9 +76,31 @@ def _rounding(bits: str) -> tuple[Expr, ...]:
     return (T.int32(4),) if bits == "512" else ()
 
 
+# 2^f on [-1/2, 1/2] (minimax on relative error, ~1e-7 with FMAs), highest degree first
+EXP2_HALF_POLY = (1.3276374666020274e-3, 9.67551488429308e-3, 5.550713464617729e-2,
+                  2.4022120237350464e-1, 6.931469440460205e-1, 1.0000001192092896)
+_ROUND_MAGIC = 12582912.0 + 127.0     # 1.5 * 2^23, plus the exponent bias
+
+
+def vexp2_magic(x2: Expr, lanes: int) -> Expr:
+    """2^x2 in 12 ops on any SIMD ISA: n = round(x2), and n + 1.5*2^23 + 127 holds n + 127 in
+    its low mantissa bits, so its bits << 23 are 2^n (one add instead of a float-int conversion
+    and an integer add); a degree-5 polynomial for the fraction. Clamped to [-126, 127] like
+    vexp2. (Not z = x2 + magic, n = z - magic: TVM's simplifier folds that to n = x2.)"""
+    x2 = T.max(T.min(x2, splat(127.0, lanes)), splat(-126.0, lanes))
+    n = T.round(x2)
+    z = n + splat(_ROUND_MAGIC, lanes)
+    f = x2 - n
+    p = splat(EXP2_HALF_POLY[0], lanes)
+    for c in EXP2_HALF_POLY[1:]:
+        p = p * f + splat(c, lanes)
+    bits = T.shift_left(T.reinterpret(f"int32x{lanes}", z), T.Broadcast(T.int32(23), lanes))
+    return p * T.reinterpret(f"float32x{lanes}", bits)
+
+
 def exp2_builder(target: Any, lanes: int) -> Any:
     """The fastest 2^x vector builder for `target` at `lanes` lanes."""
-    return vexp2_avx512 if x86_avx512(target, lanes) else vexp2
+    return vexp2_avx512 if x86_avx512(target, lanes) else vexp2_magic
 
 
 def vexp(x: Expr, lanes: int) -> Expr:
