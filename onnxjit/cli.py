@@ -284,7 +284,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if profile is not None:
         from onnxjit.runtime.profile import format_profile
 
-        print(f"\nper-kernel profile (mean ms per run over {profile.runs} runs; 'ort same': "
+        print(f"\nper-kernel profile (median ms per run over {profile.runs} runs; 'ort same': "
               "onnxruntime's time for the same graph nodes, where it kept them unfused)")
         print(format_profile(profile), end="")
     return EXIT_OK

@@ -1,5 +1,7 @@
 """Per-kernel time breakdowns: onnxjit's kernels beside onnxruntime's per-node profile.
 
+Times are per-run medians over the profiled runs (robust to load spikes on a shared machine).
+
 onnxjit times each kernel call (Executor.run with a profile dict); onnxruntime writes a Chrome
 trace when SessionOptions.enable_profiling is set, whose "Node" events carry each node's kernel
 time. Both are aggregated per run over the same feeds. A kernel also gets the onnxruntime time of
@@ -24,7 +26,7 @@ from onnxjit.runtime.plan import Plan, nbytes
 class KernelTime:
     name: str                  # onnxjit kernel, or onnxruntime node name
     ops: str                   # op types it computes
-    ms: float                  # mean per run
+    ms: float                  # per run: the median over the profiled runs
     nodes: tuple[str, ...] = ()
 
 
@@ -58,7 +60,7 @@ def profile_onnxjit(session: Any, feeds: Mapping[str, np.ndarray], runs: int) ->
         labels = [_split_label(label) for label in calls[name].nodes]
         ops = "+".join(dict.fromkeys(op for _, op in labels))
         nodes = tuple(node for node, _ in labels)
-        rows.append(KernelTime(name, ops, 1e3 * sum(samples) / runs, nodes))
+        rows.append(KernelTime(name, ops, 1e3 * float(np.median(samples)), nodes))
     return sorted(rows, key=lambda r: -r.ms)
 
 
@@ -97,7 +99,7 @@ def aggregate_ort_events(events: Sequence[Mapping[str, Any]], runs: int) -> list
     kernels = sorted((e for e in events if e.get("cat") == "Node"
                       and str(e.get("name", "")).endswith("_kernel_time")),
                      key=lambda e: (float(e.get("ts", 0.0)), -float(e.get("dur", 0.0))))
-    total: dict[str, float] = {}
+    durations: dict[str, list[float]] = {}
     ops: dict[str, str] = {}
     open_until = float("-inf")
     for event in kernels:
@@ -106,10 +108,19 @@ def aggregate_ort_events(events: Sequence[Mapping[str, Any]], runs: int) -> list
             continue  # inside a parent node's interval
         open_until = start + dur
         node = str(event["name"])[: -len("_kernel_time")]
-        total[node] = total.get(node, 0.0) + dur
+        durations.setdefault(node, []).append(dur)
         ops[node] = str(event.get("args", {}).get("op_name", "?"))
-    rows = [KernelTime(n, ops[n], us / 1e3 / runs, (n,)) for n, us in total.items()]
+    rows = [KernelTime(n, ops[n], _per_run_median(us, runs) / 1e3, (n,))
+            for n, us in durations.items()]
     return sorted(rows, key=lambda r: -r.ms)
+
+
+def _per_run_median(samples: list[float], runs: int) -> float:
+    """The median of a node's per-run time; a node that ran k times per run has its k
+    consecutive events summed per run (medians resist the load spikes of a shared machine)."""
+    per_run = max(1, len(samples) // max(runs, 1))
+    sums = [sum(samples[i:i + per_run]) for i in range(0, len(samples), per_run)]
+    return float(np.median(sums))
 
 
 def profile_model(model: Any, session: Any, feeds: Mapping[str, np.ndarray],
