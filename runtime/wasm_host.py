@@ -3,12 +3,17 @@
 `WasmExecutor` runs a whole compiled model: feeds are copied into the module's arena (numpy views
 of linear memory, no per-call allocation), one `onnxjit_run()` call runs every kernel, outputs are
 copied out. `bind_kernel` drives one TVM-FFI kernel of a tuning candidate's module, so the tuner
-measures candidates inside the wasm engine. JavaScript hosts: runtime/wasm_host.mjs.
+measures candidates inside the wasm engine (`NodeKernel`: inside V8, for the "wasm-node" target).
+JavaScript hosts: runtime/wasm_host.mjs.
 """
 from __future__ import annotations
 
 import ctypes
+import json
+import os
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -141,3 +146,56 @@ def bind_kernel(wasm_path: str, name: str,
         for data, array in places:
             array[...] = inst.view(data, array.shape, array.dtype)
     return call, fetch
+
+
+class NodeKernel:
+    """One kernel of a single-kernel module, run and timed in Node.js (V8) by
+    runtime/wasm_kernel.mjs: the tuner's measurements for browser-bound modules. Calling it runs
+    the kernel once on the arrays; `fetch` copies the results back; `measure_in_engine` times it
+    inside V8 (a host-clock timing of a process launch would measure the launch)."""
+
+    RUNNER = Path(__file__).with_name("wasm_kernel.mjs")
+
+    def __init__(self, wasm_path: str, name: str, arrays: Sequence[np.ndarray]) -> None:
+        import shutil
+        import tempfile
+        import weakref
+
+        from onnxjit.compiler.tvm_api import dl_dtype
+
+        node = shutil.which("node")
+        if node is None:
+            raise OnnxJitError("the wasm-node target needs Node.js (`node` on PATH)")
+        self.node, self.arrays = node, list(arrays)
+        self.dir = tempfile.mkdtemp(prefix="onnxjit-node-kernel-")
+        weakref.finalize(self, shutil.rmtree, self.dir, True)
+        entries = []
+        for i, array in enumerate(self.arrays):
+            path = os.path.join(self.dir, f"a{i}.bin")
+            with open(path, "wb") as f:
+                f.write(np.ascontiguousarray(array).tobytes())
+            code, bits, _ = dl_dtype(array.dtype.name)
+            entries.append({"file": path, "shape": [int(d) for d in array.shape],
+                            "code": code, "bits": bits})
+        self.spec = os.path.join(self.dir, "spec.json")
+        with open(self.spec, "w", encoding="utf-8") as f:
+            json.dump({"wasm": os.path.abspath(wasm_path), "kernel": name, "arrays": entries}, f)
+
+    def _node(self, *args: str) -> str:
+        done = subprocess.run([self.node, str(self.RUNNER), self.spec, *args],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip()[-2000:])
+        return done.stdout
+
+    def __call__(self) -> None:
+        self._node("run")
+
+    def fetch(self) -> None:
+        for i, array in enumerate(self.arrays):
+            with open(os.path.join(self.dir, f"a{i}.bin"), "rb") as f:
+                array[...] = np.frombuffer(f.read(), dtype=array.dtype).reshape(array.shape)
+
+    def measure_in_engine(self, repeats: int, min_seconds: float) -> tuple[float, ...]:
+        out = self._node("time", str(repeats), str(min_seconds))
+        return tuple(float(s) for s in json.loads(out.strip().splitlines()[-1])["seconds"])

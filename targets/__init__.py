@@ -1,4 +1,5 @@
-"""Targets by name: "cpu", "cuda" (sm_80; "cuda:sm_90"; alias "gpu"), "webgpu" and "wasm"."""
+"""Targets by name: "cpu", "cuda" (sm_80; "cuda:sm_90"; alias "gpu"), "webgpu" and "wasm"
+("wasm-node": the same modules, tuned in V8)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,14 +27,15 @@ def _webgpu(threads: int | None) -> Target:
     return WebGpuTarget(threads)
 
 
-def _wasm(threads: int | None) -> Target:
+def _wasm(threads: int | None, engine: str = "wasmtime") -> Target:
     from onnxjit.targets.wasm import WasmTarget
 
-    return WasmTarget(threads)
+    return WasmTarget(threads, engine=engine)
 
 
 _FACTORIES: dict[str, Callable[[int | None], Target]] = {
     "cpu": _cpu, "cuda": _cuda, "gpu": _cuda, "webgpu": _webgpu, "wasm": _wasm,
+    "wasm-node": lambda threads: _wasm(threads, "node"),
     "cuda:sm_90": lambda threads: _cuda(threads, "sm_90"),
 }
 

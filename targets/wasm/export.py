@@ -18,6 +18,7 @@ import numpy as np
 
 from onnxjit.compiler.errors import OnnxJitError
 from onnxjit.runtime.session import InferenceSession
+from onnxjit.targets.wasm import WasmTarget
 from onnxjit.targets.wasm.model import HOST_MODULE, WasmModel, write_inputs
 
 DEMO_PAGE = Path(__file__).with_name("demo.html")
@@ -27,7 +28,7 @@ def export_web(session: InferenceSession, directory: str | Path,
                feeds: Mapping[str, np.ndarray],
                expected: Sequence[np.ndarray] | None = None) -> WasmModel:
     """Writes the web folder of a wasm-target session's model, specialised to the feeds' shapes."""
-    if session.target.name != "wasm":
+    if not isinstance(session.target, WasmTarget):
         raise OnnxJitError("export_web needs a session with target='wasm', "
                            f"not {session.target.name!r}")
     out = Path(directory)

@@ -82,8 +82,9 @@ def graph_source(plan: Plan, constants: Mapping[str, np.ndarray],
         if shape:
             lines.append(f"static int64_t shape{i}[] = {{{dims}}};")
             shape_ref = f"shape{i}"
+        lines.append(f"/* {_comment(name)} */")
         lines.append(f"static DLTensor t{i} = {{{data}, {{kDLCPU, 0}}, {len(shape)}, "
-                     f"{{{code}, {bits}, {lanes}}}, {shape_ref}, NULL, 0}};  /* {_comment(name)} */")
+                     f"{{{code}, {bits}, {lanes}}}, {shape_ref}, NULL, 0}};")
     index = {name: i for i, name in enumerate(values)}
     calls: list[str] = []
     for s, call in enumerate(plan.kernel_calls):

@@ -62,3 +62,27 @@ def test_benchmark_script_agrees_with_onnxruntime_web(tmp_path: Path) -> None:
     (errors,) = result["errors"]
     assert errors["onnxjit"] <= REL_TOL and errors["ortweb"] <= REL_TOL, errors
     assert result["ortweb_threads"] == 1 and result["onnxjit_ms"] > 0 and result["ortweb_ms"] > 0
+
+
+@pytest.mark.slow
+def test_wasm_node_target_tunes_inside_v8(tmp_path: Path) -> None:
+    """target="wasm-node": the tuner's candidates run and are timed in Node.js (V8); the
+    records carry that engine in their fingerprint."""
+    require_wasm_toolchain()
+    require_program("node")
+    from onnxjit.runtime.jit_tuning import tune_compiled
+    from onnxjit.schedules.records import RecordStore
+    from onnxjit.schedules.tuner import TuneOptions
+
+    model, feeds = CASES["matmul_softmax"]()
+    store = RecordStore(tmp_path / "records.jsonl")
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm-node",
+                                       records=store.path)
+    assert session.target.fingerprint()["engine"].startswith("node-v")
+    options = TuneOptions(budget_s=20, build_workers=1, retune=True)
+    results = tune_compiled(session.compiled(feeds), session.target, store, options)
+    trials = [t for r in results for t in r.trials]
+    assert len(trials) >= 3 and all(not t.error for t in trials), [t.error for t in trials]
+    assert all(0 < t.seconds < 1 for t in trials)
+    assert {r.target for r in store.load()} == {session.target.fingerprint_key()}
+    assert_close_to_onnxruntime(model, feeds, session.run(None, feeds), "wasm-node session")
