@@ -1,12 +1,12 @@
 """onnxjit's WebAssembly target vs onnxruntime-web (wasm backend), both in Node.js, 1 thread each.
 
     python -m benchmarks.wasm_vs_ortweb [--rows matmul_softmax,attention_nc512,...] [--rounds 5]
-                                        [--runs 10] [--tune SECONDS] [--save DIR]
+                                        [--runs 10] [--tune SECONDS [--tune-in node]] [--save DIR]
 
 Needs `npm ci --prefix web` (onnxruntime-web 1.30.0) and node. Each row's model comes from the
 issue benchmarks' builders (benchmarks/attention.py, conv.py, scan.py) plus a MatMul+Softmax.
-onnxjit compiles it for target="wasm" (optionally tuned in wasmtime first), writes the artifact,
-the feeds and native onnxruntime's outputs; benchmarks/wasm_vs_ortweb.mjs then checks both wasm
+onnxjit compiles it for target="wasm" (optionally tuned first, in V8 or wasmtime), writes the
+artifact, the feeds and native onnxruntime's outputs; benchmarks/wasm_vs_ortweb.mjs then checks both wasm
 runtimes against those outputs (rel_err = max|diff| / max|expected|) and times whole runs, inputs
 in and outputs out, interleaved in one process.
 """
@@ -70,7 +70,7 @@ DEFAULT_ROWS = "matmul_softmax,attention_nc512,sparse_conv_56_90,cumsum,scan_lin
 
 
 def prepare(model: onnx.ModelProto, feeds: dict[str, np.ndarray], out: Path,
-            tune: float) -> None:
+            tune: float, target: str = "wasm") -> None:
     """Writes onnxjit's artifact, model.onnx, the feeds and onnxruntime's outputs into `out`."""
     import onnxruntime as ort
 
@@ -82,7 +82,7 @@ def prepare(model: onnx.ModelProto, feeds: dict[str, np.ndarray], out: Path,
     expected = ort.InferenceSession(model.SerializeToString(), options,
                                     providers=["CPUExecutionProvider"]).run(None, feeds)
     records = out / "records.jsonl"
-    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm",
+    session = onnxjit.InferenceSession(model.SerializeToString(), target=target,
                                        tune=tune or None, records=records)
     if tune:
         session.wait_for_tuning()
@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=10, help="timed runs per round and side")
     ap.add_argument("--tune", type=float, default=0.0, metavar="SECONDS",
                     help="tune each model's kernels in wasmtime for up to SECONDS first")
+    ap.add_argument("--tune-in", choices=("node", "wasmtime"), default="node",
+                    help="engine the tuner times candidates in (default node: V8, as timed here)")
     ap.add_argument("--save", metavar="DIR", help="keep each row's folder here")
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
     args = ap.parse_args(argv)
@@ -118,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             out.mkdir(parents=True, exist_ok=True)
             print(f"{row}: compiling", file=sys.stderr, flush=True)
             try:
-                prepare(*build(), out, args.tune)
+                prepare(*build(), out, args.tune,
+                        "wasm-node" if args.tune_in == "node" else "wasm")
             except Exception as exc:  # noqa: BLE001  (one row's failure is that row's result)
                 print(f"| {label} | onnxjit failed: {type(exc).__name__}: {str(exc)[:200]} |||||")
                 continue
