@@ -6,9 +6,9 @@
 Needs `npm ci --prefix web` (onnxruntime-web 1.30.0) and node. Each row's model comes from the
 issue benchmarks' builders (benchmarks/attention.py, conv.py, scan.py) plus a MatMul+Softmax.
 onnxjit compiles it for target="wasm" (optionally tuned first, in V8 or wasmtime), writes the
-artifact, the feeds and native onnxruntime's outputs; benchmarks/wasm_vs_ortweb.mjs then checks both wasm
-runtimes against those outputs (rel_err = max|diff| / max|expected|) and times whole runs, inputs
-in and outputs out, interleaved in one process.
+artifact, the feeds and native onnxruntime's outputs; benchmarks/wasm_vs_ortweb.mjs then checks
+both wasm runtimes against those outputs (rel_err = max|diff| / max|expected|) and times whole
+runs, inputs in and outputs out, interleaved in one process.
 """
 from __future__ import annotations
 
