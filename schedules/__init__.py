@@ -17,6 +17,7 @@ from onnxjit.schedules.matmul import MatmulTemplate
 from onnxjit.schedules.reduction import ReductionTemplate
 from onnxjit.schedules.scan import LinearScanTemplate, SelectiveScanTemplate
 from onnxjit.schedules.tir_extern import TirExternTemplate
+from onnxjit.schedules.transpose import TransposeTemplate
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
@@ -27,6 +28,7 @@ TEMPLATES: tuple[ScheduleTemplate, ...] = (
     AttentionTemplate(),
     MatmulTemplate(),
     ReductionTemplate(),
+    TransposeTemplate(),
     ElementwiseTemplate(),
     ConvTemplate(),
     CumSumTemplate(),
