@@ -1,15 +1,10 @@
 """Runs WebGPU-target models through wgpu (wgpu-native): any Vulkan, Metal or D3D12 adapter, Mesa's
 lavapipe (a CPU Vulkan driver) in CI.
 
-TVM ships no WebGPU runtime outside the browser, so this launcher follows its calling convention
-(tvm/web/src/webgpu.ts): one WGSL entry point per device kernel; @binding(i) is the kernel's i-th
-buffer argument; the binding after them is a uniform struct of its scalar arguments followed by
-`packGridDimX: u32`; the workgroup size is baked into the shader; a grid.x of 65536 or more is
-folded into z, the shader unfolding it with packGridDimX. The launch lists (which kernels each
-onnxjit kernel runs, in order, with which buffers) come from compiler/tvm_gpu.py.
-
-One storage buffer per value (views share their source's), constants uploaded once; a run writes
-the feeds, records every dispatch of the plan into one command buffer and reads the outputs back.
+TVM ships no WebGPU runtime outside the browser, so this launcher follows its calling convention;
+runtime/wgsl_layout.py lays the model out (buffers, dispatches, uniforms) the same way for here and
+for the browser host (runtime/webgpu_host.mjs). Constants are uploaded once; a run writes the
+feeds, records every dispatch of the plan into one command buffer and reads the outputs back.
 """
 from __future__ import annotations
 
@@ -21,9 +16,7 @@ from typing import Any
 import numpy as np
 
 from onnxjit.compiler.errors import OnnxJitError
-from onnxjit.compiler.tvm_gpu import BufferArg, Launch
-
-MAX_GRID = 65535
+from onnxjit.runtime.wgsl_layout import Dispatch, feed_bytes, from_device, wgsl_layout
 
 
 @lru_cache(maxsize=1)
@@ -49,10 +42,6 @@ def adapter_summary() -> str:
     return str(wgpu.gpu.request_adapter_sync().summary)
 
 
-def _padded(nbytes: int) -> int:
-    return max(16, (nbytes + 15) // 16 * 16)
-
-
 class _Pipelines:
     """Compute pipelines by WGSL source (TVM names every kernel <function>_kernel)."""
 
@@ -73,86 +62,54 @@ class _Pipelines:
 
 
 _PIPELINES = _Pipelines()
+Prepared = tuple[Any, Any, tuple[int, int, int]]
 
 
 class WgslExecutor:
-    """Runs a CompiledModel built for the webgpu target (run(feeds, names) -> arrays)."""
+    """Runs a CompiledModel built for the webgpu target (run(feeds, names) -> arrays).
+
+    The layout is made here; device buffers and pipelines at the first run, so a webgpu session
+    compiles (and exports for browsers, runtime/webgpu_export.py) where wgpu finds no adapter."""
 
     def __init__(self, compiled: Any) -> None:
-        self.wgpu, self.dev = device()
         self.plan = compiled.plan
-        build = compiled.module.build if compiled.module is not None else None
+        self.layout = wgsl_layout(compiled)
+        self._outputs = {b.name: b for b in self.layout.outputs}
+        self.buffers: list[Any] = []
+        self.launches: list[tuple[str, list[Prepared]]] = []
+        self._bound = False
+
+    def _bind(self) -> None:
+        self.wgpu, self.dev = device()
         usage = self.wgpu.BufferUsage
-        self._usage = usage.STORAGE | usage.COPY_SRC | usage.COPY_DST
-        self.buffers: dict[str, Any] = {}
-        self.meta: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
-        for name, slot in self.plan.slots.items():
-            if not slot.alias_of:
-                self.buffers[name] = self._buffer(slot.shape, slot.dtype)
-            self.meta[name] = (tuple(slot.shape), np.dtype(slot.dtype))
-        for name, slot in self.plan.slots.items():
-            if slot.alias_of:
-                self.buffers[name] = self.buffers[slot.alias_of]
-        for name, value in compiled.constants.items():
-            array = _device_array(np.asarray(value))
-            self.buffers[name] = self.dev.create_buffer_with_data(data=_bytes(array),
-                                                                  usage=self._usage)
-            self.meta[name] = (tuple(array.shape), array.dtype)
-        self._folded = {o: compiled.graph.constants[o] for o in self.plan.outputs
-                        if o in compiled.graph.constants}
-        self.launches: list[tuple[str, list[tuple[Any, Any, tuple[int, int, int]]]]] = []
-        for step in self.plan.kernel_calls:
-            if build is None or build.functions is None or step.kernel not in build.functions:
-                raise OnnxJitError(f"kernel {step.kernel} is missing from the webgpu build")
-            host = build.functions[step.kernel]
-            temps = [self.dev.create_buffer(size=_padded(t.nbytes), usage=self._usage)
-                     for t in host.temps]
-            args = [self.buffers[a] for a in step.args]
-            prepared = [self._prepare(build.kernels or {}, launch, args, temps)
-                        for launch in host.launches]
-            self.launches.append((step.kernel, prepared))
+        storage = usage.STORAGE | usage.COPY_SRC | usage.COPY_DST
+        self.buffers = [self.dev.create_buffer_with_data(data=b.init, usage=storage)
+                        if b.init is not None else self.dev.create_buffer(size=b.nbytes,
+                                                                          usage=storage)
+                        for b in self.layout.buffers]
+        for d in self.layout.dispatches:
+            if not self.launches or self.launches[-1][0] != d.step:
+                self.launches.append((d.step, []))
+            self.launches[-1][1].append(self._prepare(d))
+        self._bound = True
 
-    def _buffer(self, shape: tuple[int, ...], dtype: str) -> Any:
-        nbytes = int(np.prod(shape, dtype=np.int64)) * _device_dtype(np.dtype(dtype)).itemsize
-        return self.dev.create_buffer(size=_padded(nbytes), usage=self._usage)
-
-    def _prepare(self, kernels: Mapping[str, str], launch: Launch, args: list[Any],
-                 temps: list[Any]) -> tuple[Any, Any, tuple[int, int, int]]:
-        source = kernels.get(launch.kernel)
-        if source is None:
-            raise OnnxJitError(f"device kernel {launch.kernel} has no WGSL source")
-        pipe = _PIPELINES.get(self.dev, source, launch.kernel)
-        buffers, pods = [], []
-        for a in launch.args:
-            if isinstance(a, BufferArg):
-                buffers.append(args[a.index] if a.kind == "param" else temps[a.index])
-            else:
-                pods.append(a)
-        gx, gy, gz = launch.grid
-        pack_x = gx
-        while gx > MAX_GRID:  # the same folding as tvmjs: the shader unfolds it by packGridDimX
-            gx = (gx + 1) // 2
-            gz *= 2
-        words = np.zeros(max(4, (len(pods) + 1 + 3) // 4 * 4), np.uint32)
-        for i, p in enumerate(pods):
-            words[i] = np.array(p, np.float32 if isinstance(p, float) else np.int32).view(np.uint32)
-        words[len(pods)] = pack_x
-        uniform = self.dev.create_buffer_with_data(data=words.tobytes(),
+    def _prepare(self, d: Dispatch) -> Prepared:
+        pipe = _PIPELINES.get(self.dev, d.source, d.kernel)
+        uniform = self.dev.create_buffer_with_data(data=d.uniform,
                                                    usage=self.wgpu.BufferUsage.UNIFORM)
+        bound = [self.buffers[i] for i in d.buffers] + [uniform]
         entries = [{"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}}
-                   for i, b in enumerate(buffers)]
-        entries.append({"binding": len(buffers),
-                        "resource": {"buffer": uniform, "offset": 0, "size": uniform.size}})
+                   for i, b in enumerate(bound)]
         group = self.dev.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
-        return pipe, group, (gx, gy, gz)
+        return pipe, group, d.grid
 
     def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None,
             profile: dict[str, list[float]] | None = None) -> list[np.ndarray]:
+        if not self._bound:
+            self._bind()
         names = outputs if outputs is not None else list(self.plan.outputs)
-        for name in self.plan.inputs:
-            if name in self.buffers:
-                self.dev.queue.write_buffer(self.buffers[name], 0,
-                                            _bytes(_device_array(np.asarray(feeds[name]))))
+        for index, data in feed_bytes(self.layout, feeds).items():
+            self.dev.queue.write_buffer(self.buffers[index], 0, data)
         if profile is None:
             self._submit(self.launches)
         else:
@@ -165,8 +122,7 @@ class WgslExecutor:
                 profile.setdefault(entry[0], []).append(time.perf_counter() - start)
         return [self._output(n) for n in names]
 
-    def _submit(self, launches: list[tuple[str, list[tuple[Any, Any, tuple[int, int, int]]]]]
-                ) -> None:
+    def _submit(self, launches: list[tuple[str, list[Prepared]]]) -> None:
         encoder = self.dev.create_command_encoder()
         for _, prepared in launches:
             for pipe, group, grid in prepared:
@@ -178,32 +134,11 @@ class WgslExecutor:
         self.dev.queue.submit([encoder.finish()])
 
     def _output(self, name: str) -> np.ndarray:
-        if name in self._folded:
-            return np.array(self._folded[name])
-        if name not in self.buffers:
+        binding = self._outputs.get(name)
+        if binding is None:
             raise OnnxJitError(f"value {name!r} is not an output of this model")
-        shape, dtype = self.meta[name]
-        count = int(np.prod(shape, dtype=np.int64))
-        stored = _device_dtype(dtype)
-        if count == 0:
-            return np.zeros(shape, dtype)
-        raw = self.dev.queue.read_buffer(self.buffers[name], 0, _padded(count * stored.itemsize))
-        flat = np.frombuffer(raw, stored)[:count]
-        return flat.astype(dtype).reshape(shape)
-
-
-def _device_dtype(dtype: np.dtype) -> np.dtype:
-    """How a dtype is stored on the device: WGSL has no 64-bit or 8-bit storage types (TVM's
-    WGSL declares int64 and bool buffers as i32), so they cross as int32."""
-    if dtype.kind in "iub" and dtype.itemsize != 4:
-        return np.dtype(np.int32)
-    return dtype
-
-
-def _device_array(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array.astype(_device_dtype(array.dtype), copy=False))
-
-
-def _bytes(array: np.ndarray) -> bytes:
-    data = array.tobytes()
-    return data + b"\0" * (_padded(len(data)) - len(data))
+        if binding.buffer < 0 or not int(np.prod(binding.shape, dtype=np.int64)):
+            return np.zeros(binding.shape, binding.dtype)
+        buffer = self.buffers[binding.buffer]
+        return from_device(self.dev.queue.read_buffer(buffer, 0, buffer.size), binding.shape,
+                           binding.dtype)
