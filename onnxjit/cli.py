@@ -183,30 +183,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         return EXIT_UNSUPPORTED
     print("all ops supported")
     if not args.no_plan:
-        _print_memory_plan(args)
+        from onnxjit.cli_model import print_memory_plan
+
+        print_memory_plan(args)
     return EXIT_OK
-
-
-def _print_memory_plan(args: argparse.Namespace) -> None:
-    """Compiles for the given (or unit) dims and reports the arena the executor allocates."""
-    from onnxjit.runtime.feeds import check_dims_used, parse_dims, random_feeds
-    from onnxjit.runtime.profile import memory_summary
-    from onnxjit.runtime.session import InferenceSession
-
-    dims = parse_dims(args.dim)
-    with contextlib.redirect_stdout(sys.stderr):
-        session = InferenceSession(args.model, threads=1)
-        check_dims_used(session.get_inputs(), dims)
-        compiled = session.compiled(random_feeds(session.get_inputs(), 0, dims))
-    mem = memory_summary(compiled.plan, compiled.constants)
-    shapes = ", ".join(f"{n}={list(s)}" for n, s, _ in compiled.signature)
-    print(f"memory plan ({shapes}): arena peak {_mib(mem.arena_bytes)} for {mem.values} values "
-          f"({_mib(mem.unshared_bytes)} without buffer reuse), weights {_mib(mem.constant_bytes)}, "
-          f"{len(compiled.kernels)} kernels")
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:.2f} MiB"
 
 
 # -- run ----------------------------------------------------------------------------------------
@@ -266,7 +246,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = compare_with_onnxruntime(
             args.model, target=args.target, threads=args.threads, repeats=args.repeats,
             seed=args.seed, dims=dims, log=_progress, tune=args.tune, records=args.records)
-    profile = _bench_profile(args, dims) if args.profile else None
+    profile = None
+    if args.profile:
+        from onnxjit.cli_model import bench_profile
+
+        profile = bench_profile(args, dims)
     if args.json:
         data = {k: _json_value(v) for k, v in result.as_dict().items()}
         if profile is not None:
@@ -290,41 +274,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _bench_profile(args: argparse.Namespace, dims: dict[str, int]) -> Any:
-    from onnxjit.runtime.feeds import random_feeds
-    from onnxjit.runtime.profile import profile_model
-    from onnxjit.runtime.session import InferenceSession
-
-    _progress(f"profiling {args.profile_runs} run(s) per runtime ...")
-    with contextlib.redirect_stdout(sys.stderr):
-        session = InferenceSession(args.model, target=args.target, threads=args.threads,
-                                   records=args.records)
-        feeds = random_feeds(session.get_inputs(), args.seed, dims)
-        return profile_model(args.model, session, feeds, args.profile_runs)
-
-
 # -- compile ------------------------------------------------------------------------------------
 def cmd_compile(args: argparse.Namespace) -> int:
-    from onnxjit.runtime.artifact_session import compile_to_artifact
-    from onnxjit.runtime.jit_tuning import tune_compiled
-    from onnxjit.runtime.session import InferenceSession
-    from onnxjit.schedules.tuner import TuneOptions
+    from onnxjit.cli_model import compile_artifact
 
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(sys.stderr):
-        session = InferenceSession(args.model, target=args.target, threads=args.threads,
-                                   records=args.records)
-        feeds = _feeds(args, session)
-        if args.tune > 0:
-            _progress(f"tuning for up to {args.tune:g} s ...")
-            tune_compiled(session.compiled(feeds), session.target, session.records,
-                          TuneOptions(budget_s=args.tune, seed=args.seed))
-        out = compile_to_artifact(args.model, args.output, feeds, target=args.target,
-                                  threads=session.target.threads, records=args.records)
-    shapes = ", ".join(f"{n}: {v.dtype}{list(v.shape)}" for n, v in feeds.items())
-    print(f"wrote {out} ({session.target.describe()}, inputs {shapes}) in "
-          f"{time.perf_counter() - start:.1f} s")
-    return EXIT_OK
+    return compile_artifact(args)
 
 
 # -- tune ---------------------------------------------------------------------------------------
