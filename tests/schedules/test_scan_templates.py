@@ -56,6 +56,12 @@ def test_linear_scan(readout: str) -> None:
     _check(*scan_linear(readout, length=6, d=32, n=16), LinearScanTemplate(), exact=False)
 
 
+def test_linear_scan_two_threads_odd_length() -> None:
+    # channel halves per thread; 7 steps in time chunks with a tail; prefetch past the end
+    _check(*scan_linear("matmul", length=7, d=32, n=16), LinearScanTemplate(), exact=False,
+           threads=2)
+
+
 def test_selective_scan_two_threads() -> None:
     _check(*scan_mamba("matmul", length=6, d=32, n=16), SelectiveScanTemplate(), exact=False,
            threads=2)
