@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from onnxjit.compiler.conv_geometry import ConvGeometry
 from onnxjit.compiler.tvm_api import PrimFunc, parse_tvmscript
+from onnxjit.schedules.conv_copy import emit_padded_copy
 
 MAX_UNROLLED_KX = 11        # wider kernels loop over kx too
 
@@ -241,30 +242,7 @@ class _Gen:
                             self.tile(rv, rr, rows(str(nt * MR)))
 
     def copy_padded(self) -> None:
-        """Zero Xq (padding and the spare row), then copy each stride phase's valid rows."""
-        g, w = self.g, self.w
-        xq = g.xq_len + self.L
-        with w.block(f"for e0 in T.serial({xq // 64}):"):
-            with w.block("for e1 in T.vectorized(64):"):
-                w("Xq[e0 * 64 + e1] = T.float32(0)")
-        if xq % 64:
-            with w.block(f"for e in T.serial({xq % 64}):"):
-                w(f"Xq[{xq - xq % 64} + e] = T.float32(0)")
-        with w.block(f"for ci in T.serial({g.c}):"):
-            for ph in range(g.planes):
-                oy, ox = ph // g.sw, ph % g.sw
-                # plane row i holds input row oy + sh*i - pt; column j holds ox + sw*j - pl
-                i0 = max(0, -(-(g.pt - oy) // g.sh))
-                i1 = min(g.hq, -(-(g.h + g.pt - oy) // g.sh))
-                j0 = max(0, -(-(g.pl - ox) // g.sw))
-                j1 = min(g.wq, -(-(g.w + g.pl - ox) // g.sw))
-                if i1 <= i0 or j1 <= j0:
-                    continue
-                src_row = f"ci * {g.h * g.w} + ({oy - g.pt} + {g.sh} * (i + {i0})) * {g.w}"
-                with w.block(f"for i in T.serial({i1 - i0}):"):
-                    with w.block(f"for j in T.serial({j1 - j0}):"):
-                        w(f"Xq[ci * {g.cplane} + {ph * g.plane} + (i + {i0}) * {g.wq} + {j0} + j] = "
-                          f"Xn[{src_row} + {ox - g.pl} + {g.sw} * (j + {j0})]")
+        emit_padded_copy(self.w, self.g, self.L, self.L)
 
     def function(self, shapes: list[tuple[int, ...]]) -> str:
         g, w = self.g, self.w

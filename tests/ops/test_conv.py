@@ -23,6 +23,9 @@ CASES = [  # (x shape, w shape, attrs)
     ((1, 16, 9, 11), (32, 16, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
     ((1, 8, 7, 6), (48, 8, 3, 3), {"dilations": [2, 2], "pads": [2, 2, 2, 2]}),
     ((2, 32, 6, 5), (64, 16, 3, 3), {"group": 2, "pads": [1, 0, 1, 0]}),
+    # rows wide enough for the vectorised strided (deinterleaving) input copy
+    ((1, 4, 6, 75), (4, 1, 3, 3), {"group": 4, "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    ((1, 2, 5, 110), (3, 2, 3, 3), {"strides": [1, 3], "pads": [0, 2, 1, 1]}),
 ]
 
 
