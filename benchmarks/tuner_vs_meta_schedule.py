@@ -27,9 +27,11 @@ from benchmarks.tuner_check import mixed_model
 
 def _timed(build: Any, kernel: Any, arrays: list[np.ndarray], target: Any) -> tuple[float, list]:
     from onnxjit.compiler.tvm_api import IRModule, as_tensor
+    from onnxjit.runtime.executor import aligned_copy
 
+    build = build.with_attr("global_symbol", kernel.name)
     function = target.build(IRModule({kernel.name: build}))[kernel.name]
-    copies = [np.array(a) for a in arrays]
+    copies = [aligned_copy(a) for a in arrays]
     tensors = [as_tensor(a) for a in copies]
     function(*tensors)
     outputs = [np.array(a) for a in copies[len(kernel.inputs):]]

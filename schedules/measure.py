@@ -68,6 +68,9 @@ def template_ref(template: object) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+STARTUP_TIMEOUT_S = 120.0
+
+
 class Worker:
     """One child process serving requests; restarted transparently after a crash or a timeout.
 
@@ -82,12 +85,24 @@ class Worker:
         self._recv: Connection | None = None
         self.generation = 0            # bumped at every (re)start: state sent before is gone
 
-    def ensure_started(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            self._start()
+    def ensure_started(self) -> str:
+        """Starts the child if it is not running and waits until it answers; "" or an error.
+
+        Start-up (a fresh interpreter importing TVM, slow on a loaded machine) has its own
+        deadline, so it never eats into the first request's."""
+        if self._proc is not None and self._proc.poll() is None:
+            return ""
+        self._start()
+        ready = self._exchange(("ping",), STARTUP_TIMEOUT_S)
+        return f"worker did not start: {ready.error}" if ready.error else ""
 
     def call(self, request: tuple[Any, ...], timeout: float) -> Outcome:
-        self.ensure_started()
+        error = self.ensure_started()
+        if error:
+            return Outcome(error=error)
+        return self._exchange(request, timeout)
+
+    def _exchange(self, request: tuple[Any, ...], timeout: float) -> Outcome:
         assert self._send is not None and self._recv is not None
         try:
             self._send.send(request)

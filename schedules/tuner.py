@@ -191,8 +191,7 @@ class Tuner:
         records: list[TuningRecord] = []
         for knobs, outcome in zip(batch, built):
             if not outcome.error:
-                self._register(measurer, kernel)
-                outcome = measurer.call(
+                outcome = self._register(measurer, kernel) or measurer.call(
                     ("measure", kernel.name, outcome.artifact, reference, self.options.rtol,
                      self.options.atol), self.options.run_timeout_s)
                 if reference and not outcome.error:
@@ -207,14 +206,20 @@ class Tuner:
         self.store.append(records)
         self._batch_costs.setdefault(result.workload, []).append(time.monotonic() - began)
 
-    def _register(self, measurer: Worker, kernel: Kernel) -> None:
-        """(Re)sends a kernel's arguments and reference outputs to a fresh measurer process."""
-        measurer.ensure_started()
+    def _register(self, measurer: Worker, kernel: Kernel) -> Outcome | None:
+        """(Re)sends a kernel's arguments and reference outputs to a fresh measurer process;
+        None when done, else the failure (the candidate is then recorded as failed)."""
+        error = measurer.ensure_started()
+        if error:
+            return Outcome(error=error)
         if self._registered.get(kernel.name) == measurer.generation:
-            return
-        measurer.call(("register", spec_of(kernel), self._arguments[kernel.name],
-                       self._reference.get(kernel.name, ())), self.options.run_timeout_s)
+            return None
+        sent = measurer.call(("register", spec_of(kernel), self._arguments[kernel.name],
+                              self._reference.get(kernel.name, ())), self.options.run_timeout_s)
+        if sent.error:
+            return Outcome(error=f"registering the kernel with the measurer failed: {sent.error}")
         self._registered[kernel.name] = measurer.generation
+        return None
 
     def _expected_batch(self, workload: str) -> float:
         """The median time of this workload's batches so far (a hung candidate is one outlier)."""
