@@ -1,6 +1,10 @@
-"""The only module that imports TVM: TVM 0.27 moved its Python API (tvm.tirx, tvm.s_tir, dict targets).
+"""The only module onnxjit imports TVM through: TVM 0.27 moved its Python API (tvm.tirx, tvm.s_tir,
+dict targets).
 
-Everything else in onnxjit imports TVM names from here, so the next move is a change in one file.
+Everything else in onnxjit imports TVM names from here, so the next move is a change here. The GPU
+half of the boundary (device targets, dlight, device builds and their kernel launches, TVM's CUDA
+runtime) lives in tvm_api_gpu.py to keep this file small; only this module imports it, and it is
+re-exported below: the two files are the only ones that import tvm (tests/test_tvm_boundary.py).
 """
 from __future__ import annotations
 
@@ -23,6 +27,10 @@ from tvm import te, tirx, topi  # noqa: E402
 from tvm.s_tir import Schedule  # noqa: E402
 from tvm.s_tir.schedule import LoopRV, SBlockRV  # noqa: E402,F401  (re-exported for templates)
 from tvm.script import tirx as T  # noqa: E402  (TVMScript, for hand-written loop nests)
+
+from onnxjit.compiler.tvm_api_gpu import (  # noqa: E402,F401  (the GPU half, re-exported)
+    RawLaunch, build_with_launches, cuda_device_exists, cuda_empty, cuda_sync, cuda_target,
+    cuda_tensor, dlight_schedule, webgpu_target)
 
 __all__ = [
     "te", "tirx", "topi", "T", "Schedule", "SBlockRV", "LoopRV", "PrimFunc", "IRModule", "Tensor",

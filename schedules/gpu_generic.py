@@ -19,7 +19,7 @@ from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.ops._tir import read_spec
 from onnxjit.compiler.registry import OpKind
 from onnxjit.compiler.tvm_api import Schedule, parse_tvmscript
-from onnxjit.compiler.tvm_gpu import dlight_schedule
+from onnxjit.compiler.tvm_api import dlight_schedule
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.gpu_common import is_gpu, schedule_elementwise, thread_choices
 
