@@ -1,5 +1,6 @@
-// Times onnxjit's .wasm against onnxruntime-web (wasm backend) in one Node.js process, 1 thread each.
-//   node benchmarks/wasm_vs_ortweb.mjs DIR [ROUNDS] [RUNS_PER_ROUND]
+// Times onnxjit's .wasm against onnxruntime-web (wasm backend) in one Node.js process, THREADS each
+// (default 1; onnxjit's artifact must then be the threads variant).
+//   node benchmarks/wasm_vs_ortweb.mjs DIR [ROUNDS] [RUNS_PER_ROUND] [THREADS]
 // DIR holds model.json/model.wasm (onnxjit), model.onnx, input{i}.bin and expected{i}.bin
 // (native onnxruntime's outputs), as benchmarks/wasm_vs_ortweb.py writes them. Both sides are timed
 // on whole runs (inputs copied in, outputs copied out into preallocated arrays): ours is
@@ -13,8 +14,8 @@ import { loadModel } from '../runtime/wasm_host.mjs';
 const require = createRequire(new URL('../web/package.json', import.meta.url));
 const ort = require('onnxruntime-web');
 
-const [dir, roundsArg = '5', runsArg = '10'] = process.argv.slice(2);
-const rounds = Number(roundsArg), runs = Number(runsArg);
+const [dir, roundsArg = '5', runsArg = '10', threadsArg = '1'] = process.argv.slice(2);
+const rounds = Number(roundsArg), runs = Number(runsArg), threads = Number(threadsArg);
 
 function typed(Typed, path) {
   const raw = readFileSync(path);
@@ -55,8 +56,8 @@ async function timeRunsAsync(fn) {
   return median(ms);
 }
 
-ort.env.wasm.numThreads = 1;
-const model = await loadModel(join(dir, 'model.json'));
+ort.env.wasm.numThreads = threads;
+const model = await loadModel(join(dir, 'model.json'), { threads });
 const inputs = {}, feeds = {};
 model.inputs.forEach((entry, i) => {
   const Typed = model.view(entry).constructor;
@@ -91,5 +92,6 @@ console.log(JSON.stringify({
   ortweb_ms: median(perRound.map((x) => x.ortweb_ms)),
   speedup: median(perRound.map((x) => x.speedup)),
   errors, rounds: perRound, ortweb_version: ort.env.versions?.web ?? null,
-  ortweb_threads: ort.env.wasm.numThreads,
+  ortweb_threads: ort.env.wasm.numThreads, onnxjit_threads: threads,
 }));
+model.close();

@@ -1,7 +1,8 @@
-"""onnxjit's WebAssembly target vs onnxruntime-web (wasm backend), both in Node.js, 1 thread each.
+"""onnxjit's WebAssembly target vs onnxruntime-web (wasm backend), both in Node.js, same threads.
 
     python -m benchmarks.wasm_vs_ortweb [--rows matmul_softmax,attention_nc512,...] [--rounds 5]
                                         [--runs 10] [--tune SECONDS [--tune-in node]] [--save DIR]
+                                        [--threads N]   (N > 1: onnxjit's threads variant)
 
 Needs `npm ci --prefix web` (onnxruntime-web 1.30.0) and node. Each row's model comes from the
 issue benchmarks' builders (benchmarks/attention.py, conv.py, scan.py) plus a MatMul+Softmax.
@@ -70,7 +71,7 @@ DEFAULT_ROWS = "matmul_softmax,attention_nc512,sparse_conv_56_90,cumsum,scan_lin
 
 
 def prepare(model: onnx.ModelProto, feeds: dict[str, np.ndarray], out: Path,
-            tune: float, target: str = "wasm") -> None:
+            tune: float, target: str = "wasm", threads: int = 1) -> None:
     """Writes onnxjit's artifact, model.onnx, the feeds and onnxruntime's outputs into `out`."""
     import onnxruntime as ort
 
@@ -82,7 +83,7 @@ def prepare(model: onnx.ModelProto, feeds: dict[str, np.ndarray], out: Path,
     expected = ort.InferenceSession(model.SerializeToString(), options,
                                     providers=["CPUExecutionProvider"]).run(None, feeds)
     records = out / "records.jsonl"
-    session = onnxjit.InferenceSession(model.SerializeToString(), target=target,
+    session = onnxjit.InferenceSession(model.SerializeToString(), target=target, threads=threads,
                                        tune=tune or None, records=records)
     if tune:
         session.wait_for_tuning()
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="tune each model's kernels in wasmtime for up to SECONDS first")
     ap.add_argument("--tune-in", choices=("node", "wasmtime"), default="node",
                     help="engine the tuner times candidates in (default node: V8, as timed here)")
+    ap.add_argument("--threads", type=int, default=1, help="threads of both runtimes")
     ap.add_argument("--save", metavar="DIR", help="keep each row's folder here")
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
     args = ap.parse_args(argv)
@@ -121,12 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row}: compiling", file=sys.stderr, flush=True)
             try:
                 prepare(*build(), out, args.tune,
-                        "wasm-node" if args.tune_in == "node" else "wasm")
+                        "wasm-node" if args.tune_in == "node" else "wasm", args.threads)
             except Exception as exc:  # noqa: BLE001  (one row's failure is that row's result)
                 print(f"| {label} | onnxjit failed: {type(exc).__name__}: {str(exc)[:200]} |||||")
                 continue
             done = subprocess.run(["node", str(HERE / "wasm_vs_ortweb.mjs"), str(out),
-                                   str(args.rounds), str(args.runs)],
+                                   str(args.rounds), str(args.runs), str(args.threads)],
                                   capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 print(f"| {label} | failed: {done.stderr.strip()[-300:]} |||||", flush=True)

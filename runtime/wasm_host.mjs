@@ -8,6 +8,12 @@
 // graph function, weights; no imports) and model.json (inputs/outputs: name, shape, dtype and
 // where they live in linear memory). One run copies the inputs in, makes one call into wasm
 // (`onnxjit_run`), and copies the outputs out.
+//
+// Threads variant (compiled with threads > 1; manifest.memory.shared): the module imports a shared
+// memory, and this file starts the worker pool itself (Node worker_threads or browser module
+// Workers running this same file), each instantiating the module on that memory with a stack of
+// its own; browsers allow shared memory only in cross-origin-isolated pages (COOP + COEP
+// headers). `model.close()` stops the workers.
 
 const TYPED = {
   float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array,
@@ -34,34 +40,109 @@ async function readBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** Loads model.json and the .wasm it names (relative to it). */
-export async function loadModel(manifestLocation) {
+/** Loads model.json and the .wasm it names (relative to it). options.threads: threads of the
+ *  threads variant, this one included (default: what it was compiled for). */
+export async function loadModel(manifestLocation, options = {}) {
   const url = await toUrl(manifestLocation);
   const manifest = JSON.parse(new TextDecoder().decode(await readBytes(url)));
-  return createModel(await readBytes(new URL(manifest.wasm, url)), manifest);
+  return createModel(await readBytes(new URL(manifest.wasm, url)), manifest, options);
 }
 
 /** A model from the .wasm bytes (or a compiled WebAssembly.Module) and its manifest object. */
-export async function createModel(wasm, manifest) {
-  const result = await WebAssembly.instantiate(wasm, {});
-  return new WasmModel(result.instance ?? result, manifest);
+export async function createModel(wasm, manifest, options = {}) {
+  const module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm);
+  if (!manifest.memory?.shared) {
+    return new WasmModel(await WebAssembly.instantiate(module, {}), manifest);
+  }
+  if (!IN_NODE && !globalThis.crossOriginIsolated) {
+    throw new Error('onnxjit: this model is the threads variant, which needs shared memory: ' +
+                    'serve the page cross-origin isolated (COOP same-origin, COEP require-corp)');
+  }
+  const { initial, maximum } = manifest.memory;
+  const memory = new WebAssembly.Memory({ initial, maximum, shared: true });
+  const model = new WasmModel(await WebAssembly.instantiate(module, { env: { memory } }),
+                              manifest, memory);
+  await model.startWorkers(module, (options.threads ?? manifest.threads ?? 1) - 1);
+  return model;
+}
+
+const WORKER_STACK = 1 << 20;
+
+/** A worker running this file; resolves once it has instantiated the module (it then enters
+ *  the runtime's worker loop, registering itself, and never returns). Readiness is a message,
+ *  not polling: a timer loop would burn a headless browser's virtual-time budget. */
+async function spawnWorker(data) {
+  if (IN_NODE) {
+    const { Worker } = await import('node:worker_threads');
+    const worker = new Worker(new URL(import.meta.url), { workerData: data });
+    await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    worker.unref();   // it never returns: the process may still exit
+    return worker;
+  }
+  const worker = new Worker(import.meta.url, { type: 'module' });
+  await new Promise((resolve, reject) => {
+    worker.onmessage = resolve;
+    worker.onerror = (event) => reject(new Error(`onnxjit: worker failed: ${event.message}`));
+    worker.postMessage(data);
+  });
+  return worker;
+}
+
+async function runWorker({ module, memory, id, stackTop }, post) {
+  const { exports } = await WebAssembly.instantiate(module, { env: { memory } });
+  exports.__stack_pointer.value = stackTop;
+  post('ready');
+  exports.tvmwasm_worker_loop(id);   // waits for ParallelLaunch jobs; never returns
+}
+
+// This file is also the workers' script.
+if (IN_NODE) {
+  const threads = await import('node:worker_threads');
+  if (!threads.isMainThread && threads.workerData?.onnxjitWorker) {
+    runWorker(threads.workerData, (m) => threads.parentPort.postMessage(m));
+  }
+} else if (typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope) {
+  globalThis.onmessage = (event) => {
+    if (event.data?.onnxjitWorker) runWorker(event.data, (m) => globalThis.postMessage(m));
+  };
 }
 
 export class WasmModel {
-  constructor(instance, manifest) {
+  constructor(instance, manifest, memory = undefined) {
     this.exports = instance.exports;
     this.manifest = manifest;
+    this.memory = memory ?? this.exports.memory;
+    this.workers = [];
     this.exports._initialize?.();
     this.regions = { arena: this.exports.onnxjit_arena(), weights: this.exports.onnxjit_weights() };
     this.inputs = manifest.inputs;
     this.outputs = manifest.outputs;
   }
 
+  /** Starts `count` workers on the shared memory. (A job launched before a worker has
+   *  registered runs on the threads already there: correct, only slower.) */
+  async startWorkers(module, count) {
+    for (let id = 1; id <= count; id++) {
+      const stackTop = this.exports.tvmwasm_alloc(WORKER_STACK) + WORKER_STACK;
+      this.workers.push(await spawnWorker({ onnxjitWorker: true, module, memory: this.memory,
+                                            id, stackTop }));
+    }
+  }
+
+  /** Stops the workers (threads variant); the model cannot run afterwards. */
+  close() {
+    for (const worker of this.workers) worker.terminate();
+    this.workers = [];
+  }
+
   /** A typed-array view of a value in linear memory (re-create after any growth). */
   view(entry) {
     const Typed = TYPED[entry.dtype];
-    if (!Typed) throw new Error(`onnxjit: dtype ${entry.dtype} of ${entry.name} has no typed array`);
-    return new Typed(this.exports.memory.buffer, this.regions[entry.region] + entry.offset,
+    if (!Typed) throw new Error(`onnxjit: ${entry.name} has dtype ${entry.dtype}: no typed array`);
+    return new Typed(this.memory.buffer, this.regions[entry.region] + entry.offset,
                      entry.nbytes / Typed.BYTES_PER_ELEMENT);
   }
 
@@ -85,7 +166,7 @@ export class WasmModel {
     if (status !== 0) {
       const step = this.manifest.steps[status - 1];
       const at = this.exports.tvmwasm_last_error();
-      const bytes = new Uint8Array(this.exports.memory.buffer, at, 1024);
+      const bytes = new Uint8Array(this.memory.buffer, at, 1024).slice();   // (not shared)
       const message = new TextDecoder().decode(bytes.subarray(0, bytes.indexOf(0)));
       throw new Error(`onnxjit: wasm kernel ${step.kernel} (${step.nodes}) failed: ${message}`);
     }

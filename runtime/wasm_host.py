@@ -23,28 +23,57 @@ from onnxjit.compiler.errors import OnnxJitError
 FFI_ANY_BYTES = 16        # sizeof(TVMFFIAny) on wasm32 (checked by tvmwasm_layout(0))
 
 
-def _engine() -> Any:
+def _engine(threads: bool = False) -> Any:
     # One per instance, not a module-level cache: wasmtime objects still alive while the
     # interpreter tears its modules down fail in __del__ ("'NoneType' object is not callable").
     import wasmtime
 
     config = wasmtime.Config()
     config.cranelift_opt_level = "speed"
+    if threads:
+        config.wasm_threads = True
+        config.shared_memory = True
     return wasmtime.Engine(config)
 
 
+def _shared_memory(engine: Any, module: Any) -> Any:
+    """The shared env.memory a threads-variant module imports, sized as it asks."""
+    import wasmtime
+    from wasmtime import _ffi
+
+    def as_extern(self: Any) -> Any:
+        # wasmtime-py <= 50 wraps the pointer twice ("LP_LP_wasmtime_sharedmemory"):
+        # bytecodealliance/wasmtime-py#318.
+        union = _ffi.wasmtime_extern_union(sharedmemory=self.ptr())
+        return _ffi.wasmtime_extern_t(_ffi.WASMTIME_EXTERN_SHAREDMEMORY, union)
+
+    wasmtime.SharedMemory._as_extern = as_extern
+    (memory_type,) = [i.type for i in module.imports if isinstance(i.type, wasmtime.MemoryType)]
+    return wasmtime.SharedMemory(engine, memory_type)
+
+
 class WasmInstance:
-    """One instantiated module (no imports: onnxjit modules are pure compute)."""
+    """One instantiated module: no imports (onnxjit modules are pure compute), except the shared
+    env.memory of the threads variant. Its worker pool is the JS host's: here it runs serially
+    (the runtime's ParallelLaunch has no workers, so task 0 does every task's share)."""
 
     def __init__(self, wasm: bytes) -> None:
         import wasmtime
 
-        engine = _engine()
+        from onnxjit.targets.wasm.toolchain import imports_memory
+
+        threaded = imports_memory(wasm)
+        engine = _engine(threaded)
         self.store = wasmtime.Store(engine)
         module = wasmtime.Module(engine, wasm)
-        instance = wasmtime.Linker(engine).instantiate(self.store, module)
+        linker = wasmtime.Linker(engine)
+        shared = _shared_memory(engine, module) if threaded else None
+        if shared is not None:
+            linker.define(self.store, "env", "memory", shared)
+        instance = linker.instantiate(self.store, module)
         self.exports = instance.exports(self.store)
-        self.memory = self.exports["memory"]
+        self._shared = shared
+        self.memory = shared if shared is not None else self.exports["memory"]
         self._base: tuple[int, np.ndarray] | None = None
         if "_initialize" in self.exports:
             self.exports["_initialize"](self.store)
@@ -56,9 +85,10 @@ class WasmInstance:
 
     def bytes_view(self) -> np.ndarray:
         """All of linear memory as uint8, zero-copy; a fresh view after the memory grew."""
-        size = self.memory.data_len(self.store)
+        args = () if self._shared is not None else (self.store,)
+        size = self.memory.data_len(*args)
         if self._base is None or self._base[0] != size:
-            pointer = self.memory.data_ptr(self.store)
+            pointer = self.memory.data_ptr(*args)
             raw = (ctypes.c_uint8 * size).from_address(ctypes.addressof(pointer.contents))
             self._base = (size, np.frombuffer(raw, dtype=np.uint8))
         return self._base[1]

@@ -21,6 +21,7 @@ from onnxjit.targets.wasm.fastmath import wasm_fast_math
 from onnxjit.targets.wasm.toolchain import link, tvm_wasm_target, zig_version
 
 __all__ = ["WasmObject", "WasmTarget"]
+TUNING_SHARED_MEMORY = 1 << 30   # max memory of a threaded single-kernel module (tuning)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class WasmObject:
     object_bytes: bytes = field(repr=False)
     kernels: tuple[str, ...]
     simd: bool
+    threads: int = 1            # > 1: the threads variant (shared memory, atomics)
 
 
 class WasmTarget(Target):
@@ -41,12 +43,13 @@ class WasmTarget(Target):
 
     def __init__(self, threads: int | None = None, simd: bool = True,
                  engine: str = "wasmtime") -> None:
-        if threads not in (None, 1):
-            raise OnnxJitError(f"the wasm target runs one thread (got threads={threads}); the "
-                               "shared-memory threads variant is not built yet")
+        if threads is not None and threads < 1:
+            raise OnnxJitError(f"threads must be >= 1, got {threads}")
         if engine not in ("wasmtime", "node"):
             raise OnnxJitError(f"unknown wasm engine {engine!r}: 'wasmtime' or 'node'")
-        self.threads = 1
+        # One thread unless asked: the threads variant needs shared memory, which browsers give
+        # only to cross-origin-isolated pages, and a worker pool the host starts.
+        self.threads = threads or 1
         self.simd = simd
         self.engine = engine
         self.name = "wasm" if engine == "wasmtime" else "wasm-node"   # (tuning workers rebuild it)
@@ -62,12 +65,12 @@ class WasmTarget(Target):
         return 4 if self.simd else 1
 
     def tvm_target(self) -> Any:
-        return tvm_wasm_target(self.simd)
+        return tvm_wasm_target(self.simd, self.threads)
 
     def fingerprint(self) -> dict[str, Any]:
         from importlib.metadata import version
 
-        return {"target": self.name, "simd128": self.simd, "threads": 1,
+        return {"target": self.name, "simd128": self.simd, "threads": self.threads,
                 # records are measured in this engine: another one may rank differently
                 "engine": self._engine_version(version), "zig": zig_version(),
                 **fingerprint_versions()}
@@ -92,7 +95,7 @@ class WasmTarget(Target):
             with open(path, "rb") as f:
                 data = f.read()
         names = tuple(str(gv.name_hint) for gv in mod.functions.keys())
-        return WasmObject(data, names, self.simd)
+        return WasmObject(data, names, self.simd, self.threads)
 
     def executor(self, compiled: Any) -> Any:
         from onnxjit.runtime.wasm_host import WasmExecutor
@@ -119,7 +122,8 @@ class WasmTarget(Target):
         with open(obj, "wb") as f:
             f.write(built.object_bytes)
         out = os.path.join(directory, stem + ".wasm")
-        link([obj], out, [f"__tvm_ffi_{k}" for k in built.kernels], simd=built.simd)
+        link([obj], out, [f"__tvm_ffi_{k}" for k in built.kernels], simd=built.simd,
+             shared_memory=TUNING_SHARED_MEMORY if built.threads > 1 else 0)
         os.unlink(obj)
         return out
 

@@ -1,7 +1,11 @@
 """Writes a model as a web-ready folder: the .wasm artifact, the JS host and the demo page.
 
     python -m onnxjit.targets.wasm.export MODEL.onnx OUT_DIR [--seed 0] [--dim NAME=SIZE]
+                                          [--threads N]
     cd OUT_DIR && python -m http.server      # then open http://127.0.0.1:8000/index.html
+
+With --threads N > 1 (the threads variant) the page needs shared memory, so serve it with the
+headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp.
 
 OUT_DIR gets model.wasm, model.json, wasm_host.mjs, index.html, the seeded random feeds as
 input{i}.bin and onnxruntime's outputs on them as expected{i}.bin, so the page shows rel_err.
@@ -53,8 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     ap.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
                     help="size of a symbolic input dimension (repeatable)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads (> 1: the threads variant, shared memory + a Worker pool)")
     args = ap.parse_args(argv)
-    session = InferenceSession(args.model, target="wasm")
+    session = InferenceSession(args.model, target="wasm", threads=args.threads)
     feeds = random_feeds(session.get_inputs(), args.seed, parse_dims(args.dim))
     expected = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"]).run(None, feeds)
     export_web(session, args.out, feeds, expected)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from onnxjit.targets.wasm.graph_c import graph_source
-from onnxjit.targets.wasm.toolchain import link
+from onnxjit.targets.wasm.toolchain import PAGE, link, memory_limits
 
 if TYPE_CHECKING:
     from onnxjit.compiler.pipeline import CompiledModel
@@ -73,6 +73,22 @@ def link_model(compiled: CompiledModel) -> WasmModel:
             (work / "kernels.o").write_bytes(built.object_bytes)
             sources.append(work / "kernels.o")
         out = work / "model.wasm"
+        threads = built.threads if built is not None else 1
+        shared = shared_memory_bytes(compiled.plan.arena_bytes + len(source.weights)) \
+            if threads > 1 else 0
         link(sources, out, ["onnxjit_run", "onnxjit_arena", "onnxjit_weights"],
-             simd=built.simd if built is not None else True, include_dirs=[work])
-        return WasmModel(out.read_bytes(), source.manifest)
+             simd=built.simd if built is not None else True, include_dirs=[work],
+             shared_memory=shared)
+        wasm = out.read_bytes()
+        manifest = dict(source.manifest, threads=threads)
+        if shared:
+            initial, maximum = memory_limits(wasm)
+            manifest["memory"] = {"shared": True, "initial": initial, "maximum": maximum}
+        return WasmModel(wasm, manifest)
+
+
+def shared_memory_bytes(static: int) -> int:
+    """The threads variant's memory maximum: static data twice over (heap, workspaces) plus
+    256 MiB, at least 1 GiB, at most 4 GiB (wasm32), in whole 64 KiB pages."""
+    size = max(1 << 30, 2 * static + (256 << 20))
+    return min(1 << 32, (size + PAGE - 1) // PAGE * PAGE)

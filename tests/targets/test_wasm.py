@@ -88,10 +88,15 @@ def test_float64_keeps_libm() -> None:
     np.testing.assert_allclose(y, np.exp(x), rtol=1e-14)
 
 
-def test_wasm_target_refuses_threads() -> None:
-    model, _ = CASES["matmul_softmax"]()
-    with pytest.raises(onnxjit.OnnxJitError, match="one thread"):
-        onnxjit.InferenceSession(model.SerializeToString(), target="wasm", threads=2)
+def test_wasm_target_threads() -> None:
+    """One thread unless asked (a threaded module needs shared memory and a worker pool)."""
+    from onnxjit.targets import get_target
+
+    assert get_target("wasm").threads == 1
+    assert get_target("wasm", 3).threads == 3
+    assert "+atomics" in str(get_target("wasm", 2).tvm_target())
+    with pytest.raises(onnxjit.OnnxJitError, match="threads must be >= 1"):
+        get_target("wasm", 0)
 
 
 def test_cli_bench_on_wasm_checks_against_onnxruntime(tmp_path: Path,

@@ -1,9 +1,12 @@
 """The demo page (targets/wasm/demo.html + runtime/wasm_host.mjs) in headless Chromium.
 
-Each case's web folder is served on 127.0.0.1 by a Python http.server thread; Chromium (Debian's
-`chromium`, its own throw-away profile) loads the page, which runs the model and writes a JSON
-report into #result; `--dump-dom` hands the final DOM back. The page's rel_err is against
-onnxruntime's outputs (expected{i}.bin), and the first values are checked here again.
+Each case's web folder is served on 127.0.0.1 by a Python http.server thread (cross-origin
+isolated, so the threads variant gets shared memory); Chromium (Debian's `chromium`, its own
+throw-away profile) loads the page, which runs the model and writes a JSON report into #result.
+Single-threaded pages are read back with `--dump-dom`; threaded ones through playwright-core
+(tests/targets/browser_page.mjs), since --dump-dom's virtual time runs out while Workers start.
+The page's rel_err is against onnxruntime's outputs (expected{i}.bin), and the first values are
+checked here again.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -34,6 +38,16 @@ class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (the stdlib's name)
         pass
 
+    isolated: ClassVar[set[str]] = set()   # folders served cross-origin isolated
+
+    def end_headers(self) -> None:
+        # Browsers give shared memory (the threads variant) only to cross-origin-isolated pages.
+        # (Only there: isolated pages never finish under --dump-dom's virtual time.)
+        if self.path.split("/")[1] in self.isolated:
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        super().end_headers()
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
@@ -50,6 +64,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
         server.server_close()
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _page_report_playwright(url: str, profile: Path) -> dict[str, object]:
+    node = require_program("node")
+    if not (REPO / "web" / "node_modules" / "playwright-core").is_dir():
+        pytest.skip("playwright-core is not installed (npm ci --prefix web; .ci/run does)")
+    done = subprocess.run([node, str(Path(__file__).with_name("browser_page.mjs")), url,
+                           str(profile)], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
 def _page_report(chromium: str, url: str, profile: Path) -> dict[str, object]:
     done = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                            "--dump-dom", url], capture_output=True, text=True, timeout=120,
@@ -60,17 +88,24 @@ def _page_report(chromium: str, url: str, profile: Path) -> dict[str, object]:
     return json.loads(html.unescape(found.group(1)))
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_demo_page_matches_onnxruntime_in_chromium(case: str, site: tuple[Path, str],
-                                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize("case,threads", [*((c, 1) for c in sorted(CASES)),
+                                          ("attention_causal", 2), ("matmul_softmax", 2)])
+def test_demo_page_matches_onnxruntime_in_chromium(case: str, threads: int,
+                                                   site: tuple[Path, str], tmp_path: Path) -> None:
+    """threads=2: the threads variant, on module Workers the page's wasm_host.mjs starts."""
     require_wasm_toolchain()
     chromium = require_program("chromium")
     root, base = site
     model, feeds = CASES[case]()
     expected = run_onnxruntime(model, feeds)
-    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
-    export_web(session, root / case, feeds, expected)
-    report = _page_report(chromium, f"{base}/{case}/index.html", tmp_path / "profile")
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm", threads=threads)
+    folder = f"{case}_{threads}"
+    export_web(session, root / folder, feeds, expected)
+    if threads > 1:
+        _QuietHandler.isolated.add(folder)
+    url = f"{base}/{folder}/index.html"
+    report = (_page_report(chromium, url, tmp_path / "profile") if threads == 1
+              else _page_report_playwright(url, tmp_path / "profile"))
     assert report["ok"], report.get("error")
     outputs = report["outputs"]
     assert isinstance(outputs, list) and len(outputs) == len(expected)

@@ -86,3 +86,25 @@ def test_wasm_node_target_tunes_inside_v8(tmp_path: Path) -> None:
     assert all(0 < t.seconds < 1 for t in trials)
     assert {r.target for r in store.load()} == {session.target.fingerprint_key()}
     assert_close_to_onnxruntime(model, feeds, session.run(None, feeds), "wasm-node session")
+
+
+@pytest.mark.parametrize("case", ["matmul_softmax", "attention_causal", "scan_mamba"])
+def test_threads_variant_in_node(case: str, tmp_path: Path) -> None:
+    """threads=2: shared memory and parallel kernels; Node runs them on a worker pool that
+    runtime/wasm_host.mjs starts (and the process still exits)."""
+    require_wasm_toolchain()
+    node = require_program("node")
+    model, feeds = CASES[case]()
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm", threads=2)
+    artifact = session.executor(feeds).model
+    assert artifact.manifest["threads"] == 2 and artifact.manifest["memory"]["shared"]
+    manifest_path = artifact.save(tmp_path)
+    write_inputs(tmp_path, artifact.manifest, feeds)
+    done = subprocess.run([node, str(NODE_RUNNER), str(manifest_path), str(tmp_path),
+                           "--repeats", "3"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert_close_to_onnxruntime(model, feeds, read_outputs(tmp_path, artifact.manifest),
+                                f"node threads {case}")
+    # wasmtime runs the same module serially (no worker pool on the Python side).
+    assert_close_to_onnxruntime(model, feeds, session.run(None, feeds), f"wasmtime threads {case}")
