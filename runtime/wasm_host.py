@@ -123,18 +123,24 @@ class WasmExecutor:
         return self.instance.view(self._regions[entry["region"]] + int(entry["offset"]),
                                   entry["shape"], entry["dtype"])
 
+    def _run_profiled(self, profile: dict[str, list[float]]) -> int:
+        """Step by step (onnxjit_step), timing each kernel call into wasm."""
+        import time
+
+        step = self.instance.function("onnxjit_step")
+        for index, entry in enumerate(self.manifest["steps"]):
+            start = time.perf_counter()
+            status = int(step(index))
+            profile.setdefault(entry["kernel"], []).append(time.perf_counter() - start)
+            if status:
+                return status
+        return 0
+
     def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None,
             profile: dict[str, list[float]] | None = None) -> list[np.ndarray]:
         for name in self.inputs:
             np.copyto(self._view(name), feeds[name], casting="no")
-        if profile is None:
-            status = self._run()
-        else:
-            import time
-
-            start = time.perf_counter()
-            status = self._run()
-            profile.setdefault("wasm:onnxjit_run", []).append(time.perf_counter() - start)
+        status = self._run() if profile is None else self._run_profiled(profile)
         if status:
             step = self.manifest["steps"][int(status) - 1]
             raise OnnxJitError(f"wasm kernel {step['kernel']} (nodes {step['nodes']}) failed: "

@@ -5,6 +5,7 @@ the weights are a data segment (`#embed` of their bytes, so no host copies them 
 kernel call has a prebuilt TVM-FFI argument array of DLTensors pointing into those two blocks.
 `onnxjit_run()` calls the kernels in plan order, so one model run is one host -> wasm call; it
 returns 0, or the 1-based step that failed (the message is `tvmwasm_last_error()`).
+`onnxjit_step(i)` runs step i alone (per-kernel profiles).
 """
 from __future__ import annotations
 
@@ -87,16 +88,21 @@ def graph_source(plan: Plan, constants: Mapping[str, np.ndarray],
                      f"{{{code}, {bits}, {lanes}}}, {shape_ref}, NULL, 0}};")
     index = {name: i for i, name in enumerate(values)}
     calls: list[str] = []
+    steps: list[str] = []
     for s, call in enumerate(plan.kernel_calls):
         items = ", ".join(f"{{.type_index = kTVMFFIDLTensorPtr, .v_ptr = &t{index[a]}}}"
                           for a in call.args)
         lines.append(f"static TVMFFIAny args{s}[] = {{{items}}};")
-        calls.append(f"  if (__tvm_ffi_{call.kernel}(NULL, args{s}, {len(call.args)}, &ret)) "
-                     f"return {s + 1};")
+        invoke = f"__tvm_ffi_{call.kernel}(NULL, args{s}, {len(call.args)}, &ret)"
+        calls.append(f"  if ({invoke}) return {s + 1};")
+        steps.append(f"    case {s}: return {invoke} ? {s + 1} : 0;")
     lines += ["", "EXPORT(onnxjit_arena) uint8_t* onnxjit_arena(void) { return arena; }",
               "EXPORT(onnxjit_weights) const uint8_t* onnxjit_weights(void) { return weights; }",
               "EXPORT(onnxjit_run) int32_t onnxjit_run(void) {", "  TVMFFIAny ret;", *calls,
-              "  return 0;", "}", ""]
+              "  return 0;", "}", "",
+              "/* One step of the plan (per-kernel profiles): 0, or the failed step + 1. */",
+              "EXPORT(onnxjit_step) int32_t onnxjit_step(int32_t step) {", "  TVMFFIAny ret;",
+              "  switch (step) {", *steps, "    default: return -1;", "  }", "}", ""]
 
     def where(name: str) -> dict[str, Any]:
         if name in plan.slots:

@@ -76,7 +76,7 @@ def link_model(compiled: CompiledModel) -> WasmModel:
         threads = built.threads if built is not None else 1
         shared = shared_memory_bytes(compiled.plan.arena_bytes + len(source.weights)) \
             if threads > 1 else 0
-        link(sources, out, ["onnxjit_run", "onnxjit_arena", "onnxjit_weights"],
+        link(sources, out, ["onnxjit_run", "onnxjit_step", "onnxjit_arena", "onnxjit_weights"],
              simd=built.simd if built is not None else True, include_dirs=[work],
              shared_memory=shared)
         wasm = out.read_bytes()

@@ -170,3 +170,14 @@ def test_views_bools_ints_and_constant_outputs() -> None:
     for g, w in zip(got, want):
         assert g.dtype == w.dtype and g.shape == w.shape
         np.testing.assert_array_equal(g, w)
+
+
+def test_profile_times_each_kernel_inside_wasm() -> None:
+    model, feeds = CASES["matmul_softmax"]()
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
+    executor = session.executor(feeds)
+    profile: dict[str, list[float]] = {}
+    outputs = executor.run(feeds, None, profile)
+    assert sorted(profile) == sorted(k.name for k in session.compiled(feeds).kernels)
+    assert all(len(v) == 1 and v[0] > 0 for v in profile.values())
+    assert_close_to_onnxruntime(model, feeds, outputs, "wasm profiled run")
