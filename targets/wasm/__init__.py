@@ -1,10 +1,12 @@
 """The WebAssembly target: a whole model compiled into one standalone .wasm (wasm32, SIMD128).
 
 Kernels are scheduled by the CPU templates, sized by this target's answers (4 fp32 lanes of a
-128-bit vector, one thread, so small register tiles), compiled by TVM's LLVM backend for wasm32,
-and linked by zig's wasm-ld with a generated graph function (targets/wasm/graph_c.py): one call
-into wasm runs the model. Sessions run it in wasmtime; the tuner measures candidates there too.
-See shared/notes/wasm-target.md for the recipe and its measurements.
+128-bit vector, an 8-register budget for register tiles, one thread unless asked), compiled by
+TVM's LLVM backend for wasm32, and linked by zig's wasm-ld with a generated graph function
+(targets/wasm/graph_c.py): one call into wasm runs the model. Sessions run it in wasmtime; the
+tuner measures candidates there ("wasm") or in Node.js/V8 ("wasm-node"). threads > 1 builds the
+threads variant (shared memory; the JS host runs the worker pool). See
+shared/notes/wasm-target.md for the recipe and its measurements.
 """
 from __future__ import annotations
 
