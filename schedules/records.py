@@ -12,7 +12,7 @@ import math
 import os
 import warnings
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ class TuningRecord:
     target: str                        # Target.fingerprint_key()
     template: str
     knobs: dict[str, Any]
-    seconds: float                     # median seconds per call; inf when it failed
+    seconds: float                     # seconds per call (fastest repeat); inf when it failed
     error: str = ""                    # "" when the candidate built, matched and ran
     timestamp: float = 0.0
     version: int = RECORD_VERSION
@@ -112,10 +112,23 @@ class RecordStore:
 
     def best(self, workload: str, target: str,
              records: list[TuningRecord] | None = None) -> TuningRecord | None:
-        """The fastest successful record for this workload on this exact target fingerprint."""
-        candidates = [r for r in (records if records is not None else self.load())
-                      if r.workload == workload and r.target == target and r.ok]
-        return min(candidates, key=lambda r: r.seconds, default=None)
+        """The fastest knob point for this workload on this exact target fingerprint.
+
+        A point measured several times (the tuner re-measures its leaders) counts by the mean of
+        its measurements, and not at all if any of them failed; the record returned carries
+        that mean."""
+        points: dict[tuple[str, str], list[TuningRecord]] = {}
+        for r in (records if records is not None else self.load()):
+            if r.workload == workload and r.target == target:
+                key = (r.template, json.dumps(r.knobs, sort_keys=True))
+                points.setdefault(key, []).append(r)
+        best: TuningRecord | None = None
+        for runs in points.values():
+            if all(r.ok for r in runs):
+                mean = replace(runs[-1], seconds=sum(r.seconds for r in runs) / len(runs))
+                if best is None or mean.seconds < best.seconds:
+                    best = mean
+        return best
 
 
 def _repair_torn_tail(fd: int) -> None:
