@@ -139,7 +139,8 @@ class SelectiveScanTemplate(_RecurrenceTemplate):
                                             int(knobs["tc"]), target.threads,
                                             exp2_builder(target, vec))
         else:
-            func = selective_kernel(length, d, n, skip, vec, int(knobs["dbr"]), target.threads)
+            func = selective_kernel(length, d, n, skip, vec, int(knobs["dbr"]), target.threads,
+                                    exp2_builder(target, vec))
         return func.with_attr("global_symbol", kernel.name)
 
 
@@ -209,7 +210,7 @@ def linear_kernel(length: int, d: int, n: int, act: str, w: int, dbr: int,
 
 
 def selective_kernel(length: int, d: int, n: int, skip: bool, w: int, dbr: int,
-                     threads: int) -> PrimFunc:
+                     threads: int, exp2: Any = vexp2) -> PrimFunc:
     nv = n // w
     nb = d // dbr
     skip_on = int(skip)
@@ -232,7 +233,7 @@ def selective_kernel(length: int, d: int, n: int, skip: bool, w: int, dbr: int,
                     for v in T.unroll(nv):
                         ch = T.meta_var(blk * dbr + k)
                         lane = T.meta_var(T.ramp(v * w, 1, w))
-                        hl[k, lane] = (vexp2(bcast(dt[t, ch] * T.float32(LOG2E), w) * am[ch, lane], w) * hl[k, lane]
+                        hl[k, lane] = (exp2(bcast(dt[t, ch] * T.float32(LOG2E), w) * am[ch, lane], w) * hl[k, lane]
                                        + bcast(dt[t, ch] * x[t, ch], w) * bm[t, lane])
                 rows = T.meta_var(T.ramp(blk * dbr, 1, dbr))
                 readout = T.meta_var(transpose_reduce(
