@@ -106,6 +106,8 @@ CASES: dict[str, Callable[[], Case]] = {
     "attention_causal_gqa": lambda: attention_model(64, 96, True, q_heads=4, kv_heads=2, d=32),
     "attention_d64": lambda: attention_model(40, 70, False, q_heads=2, kv_heads=2, d=64),
     "attention_decode": lambda: attention_model(1, 200, False, q_heads=8, kv_heads=2, d=64),
+    # A few causal rows: row tiles spanning two query heads of a K/V head, KV splits.
+    "attention_causal_short": lambda: attention_model(3, 100, True, q_heads=8, kv_heads=2, d=32),
     "sparse_conv_3x3_4x1": lambda: conv_case(16, 32, 12, 3, 0.8, "4x1"),
     "sparse_conv_1x1": lambda: conv_case(64, 64, 14, 1, 0.9, "u"),
     "dense_conv_3x3": lambda: conv_case(16, 16, 9, 3, 0.0, ""),
