@@ -27,6 +27,10 @@ class MeasureResult:
         ordered = sorted(self.seconds)
         return ordered[len(ordered) // 2]
 
+    @property
+    def fastest(self) -> float:
+        return min(self.seconds) if self.ok else float("inf")
+
 
 class Target(ABC):
     name: str            # "cpu", "gpu", "wasm"
