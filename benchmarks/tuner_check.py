@@ -177,7 +177,7 @@ def _print(report: dict[str, Any]) -> None:
           f"which {report['startup_s']:.1f} s compiling the model with defaults (start-up); "
           f"exhaustive search took {report['exhaustive_search_s']:.0f} s")
     print("In the exhaustive run (each point measured once):")
-    print(f"| kernel | template | points | failed | default ms | 30-s pick ms | exhaustive best ms "
+    print("| kernel | template | points | failed | default ms | 30-s pick ms | exhaustive best ms "
           "| pick/best | default/best |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in report["workloads"]:
