@@ -16,9 +16,10 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from onnxjit.compiler.errors import BuildError
 from onnxjit.compiler.tvm_api import (  # noqa: F401  (re-exported for the targets and runtimes)
     IRModule, RawLaunch, build_with_launches, cuda_device_exists, cuda_empty, cuda_sync,
-    cuda_target, cuda_tensor, dlight_schedule, webgpu_target)
+    cuda_target, cuda_tensor, dlight_schedule, parse_tvmscript, webgpu_target)
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,63 @@ def build_device(mod: IRModule, target: Any) -> DeviceBuild:
     names = re.findall(r"(?m)^// Function: (\S+)$", source)
     chunks = re.split(r"(?m)^// Function: \S+\n(?://-+\n)?", source)
     kernels = {n: c for n, c in zip(names, chunks[1:]) if c.strip()}
-    if kind == "webgpu":  # TVM prints infinities as `inff`, which WGSL does not know
-        kernels = {n: _WGSL_INF.sub("bitcast<f32>(0x7f800000u)", c) for n, c in kernels.items()}
+    if kind == "webgpu":
+        # TVM prints infinities as `inff`, which WGSL does not know, and a WGSL constant may not
+        # be infinite (Tint refuses even bitcast<f32>(0x7f800000u)): the largest finite float
+        # stands in (an identity for max/min reductions over finite values).
+        kernels = {n: _wgsl_bool_storage(_WGSL_INF.sub("0x1.fffffep+127f", c))
+                   for n, c in kernels.items()}
     functions = {name: _host_function(launches, temps) for name, (launches, temps) in raw.items()}
     return DeviceBuild(ex, source, kernels, functions)
 
 
 _WGSL_INF = re.compile(r"\binff\b")
+_WGSL_BOOL = re.compile(r"var<storage, (read|read_write)> (\w+) : array<i8>;")
+
+
+def _wgsl_bool_storage(wgsl: str) -> str:
+    """TVM stores bool buffers as `array<i8>`, which WGSL lacks: they become `array<i32>` (the
+    runtimes pass bool values as int32), stores into them converted with i32(); TVM's loads
+    already convert with bool()."""
+    names = [m.group(2) for m in _WGSL_BOOL.finditer(wgsl)]
+    if not names:
+        return wgsl
+    lines = []
+    for line in _WGSL_BOOL.sub(r"var<storage, \1> \2 : array<i32>;", wgsl).split("\n"):
+        body = line.lstrip()
+        if any(body.startswith(f"{n}[") for n in names) and " = " in body and body.endswith(";"):
+            lhs, rhs = line.split(" = ", 1)
+            line = f"{lhs} = i32({rhs[:-1]});"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+_INT64 = re.compile(r"\b(u?)int64\b")
+_INT32_LITERAL = re.compile(r"T\.int32\((-?\d+)\)")
+
+
+def narrow_int64(mod: IRModule) -> IRModule:
+    """WGSL has no 64-bit integers: int64 buffers, arithmetic and casts become int32 (the webgpu
+    runtimes move int64 values as int32 and refuse ones outside its range; constants beyond it,
+    such as INT64_MAX slice ends, saturate). Done on the TVMScript text of the functions that
+    use int64, which TVM parses back."""
+    funcs = {}
+    for gv, func in mod.functions_items():
+        name = str(gv.name_hint)
+        text = func.script()
+        if _INT64.search(text):
+            text = _INT32_LITERAL.sub(_saturated, _INT64.sub(r"\1int32", text))
+            try:
+                func = parse_tvmscript(text).with_attr("global_symbol", name)
+            except Exception as exc:  # noqa: BLE001  (a TVMScript parse error: name the kernel)
+                raise BuildError(f"kernel {name}: narrowing int64 to int32 for WGSL failed: "
+                                 f"{exc}") from exc
+        funcs[name] = func
+    return IRModule(funcs)
+
+
+def _saturated(m: re.Match[str]) -> str:
+    return f"T.int32({min(max(int(m.group(1)), -2**31), 2**31 - 1)})"
 
 
 def _host_function(launches: list[RawLaunch], temps: list[int]) -> HostFunction:

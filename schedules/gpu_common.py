@@ -63,6 +63,24 @@ def _bound(sch: Schedule, block: SBlockRV) -> bool:
 def schedule_elementwise(sch: Schedule, threads: int) -> None:
     inline_spatial(sch)
     bind_spatial_blocks(sch, threads)
+    private_state_local(sch)
+
+
+def private_state_local(sch: Schedule) -> None:
+    """A kernel-allocated buffer only its writing block reads (a multi-output reduction's running
+    value, e.g. ArgMax's maximum) lives in each thread's registers: device code may not allocate
+    global memory."""
+    params = list(sch.mod["main"].params)
+    for block in blocks(sch):
+        stmt = sch.get(block)
+        for index, region in enumerate(stmt.writes):
+            buf = region.source
+            if any(p.same_as(buf) for p in params):
+                continue
+            readers = [b for b in blocks(sch) if not sch.get(b).same_as(stmt) and any(
+                r.source.same_as(buf) for r in sch.get(b).reads)]
+            if not readers:
+                sch.set_scope(block, index, "local")
 
 
 def has_reduction(sch: Schedule) -> bool:

@@ -59,13 +59,17 @@ class GpuTarget(Target):
         return f"{self.max_threads} threads/block, {self.max_shared_memory // 1024} KB shared"
 
     def build(self, mod: Any) -> GpuModule:
-        return GpuModule(self.name, tvm_gpu.build_device(mod, self.tvm_target()))
+        return GpuModule(self.name, tvm_gpu.build_device(self.legalize(mod), self.tvm_target()))
 
     def build_check(self, func: Any) -> None:
         """Raises if one scheduled function does not compile for this target."""
         from onnxjit.compiler.tvm_api import IRModule
 
-        tvm_gpu.build_device(IRModule({"main": func}), self.tvm_target())
+        tvm_gpu.build_device(self.legalize(IRModule({"main": func})), self.tvm_target())
+
+    def legalize(self, mod: Any) -> Any:
+        """The scheduled module in the types the device language has."""
+        return mod
 
     def measure(self, call: Callable[[], None], repeats: int = 7,
                 min_seconds: float = 0.01) -> MeasureResult:
@@ -119,6 +123,9 @@ class WebGpuTarget(GpuTarget):
 
     def tvm_target(self) -> Any:
         return tvm_gpu.webgpu_target(self.max_threads, self.max_shared_memory)
+
+    def legalize(self, mod: Any) -> Any:
+        return tvm_gpu.narrow_int64(mod)  # WGSL has no 64-bit integers
 
     def fingerprint(self) -> dict[str, Any]:
         return {"target": self.name, "max_threads": self.max_threads,

@@ -101,6 +101,25 @@ def cumsum_last_axis() -> Case:
     return make_model([node], feeds, ["y"], {"axis": np.array(-1, np.int64)}, opset=14), feeds
 
 
+def int64_bool() -> Case:
+    """int64 and bool tensors (WGSL has neither: they cross as int32): Gather with negative int64
+    indices, Where on a bool mask, bool and int64 outputs, int64 arithmetic, ArgMax."""
+    rng = SEED(8)
+    feeds = {"x": rng.standard_normal((6, 9), dtype=np.float32),
+             "idx": np.array([[5, 0, -1], [2, -6, 3]], np.int64),
+             "m": rng.standard_normal((6, 9)) > 0}
+    inits = {"t": np.full((1, 9), 0.25, np.float32), "off": np.array([3], np.int64)}
+    nodes = [helper.make_node("Gather", ["x", "idx"], ["g"], axis=0),
+             helper.make_node("Greater", ["x", "t"], ["gt"]),
+             helper.make_node("And", ["gt", "m"], ["both"]),
+             helper.make_node("Where", ["both", "x", "t"], ["w"]),
+             helper.make_node("Mul", ["x", "x"], ["x2"]),
+             helper.make_node("Cast", ["x2"], ["xi"], to=onnx.TensorProto.INT64),
+             helper.make_node("Add", ["xi", "off"], ["xi3"]),
+             helper.make_node("ArgMax", ["x"], ["am"], axis=1, keepdims=0)]
+    return make_model(nodes, feeds, ["g", "both", "w", "xi3", "am"], inits, opset=17), feeds
+
+
 # Family -> cases. The issue's acceptance models are attention, sparse conv, scans, MatMul+Softmax.
 CASES: dict[str, Callable[[], Case]] = {
     "attention_causal_gqa": lambda: attention_model(64, 96, True, q_heads=4, kv_heads=2, d=32),
@@ -124,6 +143,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "reduce_max": reduction,
     "layer_norm": layer_norm,
     "elementwise": elementwise,
+    "int64_bool": int64_bool,
 }
 
 # The GPU template each family's main kernel must get (so a silent fallback fails the test).

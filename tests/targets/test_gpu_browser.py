@@ -36,7 +36,8 @@ CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu-sandbox",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--disable-extensions")
 PAGE_TIMEOUT = 180.0
-BROWSER_CASES = ("matmul_softmax", "attention_causal_gqa", "attention_decode", "scan_linear")
+BROWSER_CASES = ("matmul_softmax", "attention_causal_gqa", "attention_decode", "scan_linear",
+                 "int64_bool")
 
 PROBE_PAGE = """<!doctype html><script type="module">
 let report;

@@ -71,6 +71,17 @@ def test_webgpu_every_knob_point_matches(case: str, stride: int) -> None:
         assert_close_to_onnxruntime(model, feeds, session.run(None, feeds), f"{case} {knobs}")
 
 
+def test_webgpu_refuses_int64_feeds_beyond_int32() -> None:
+    """int64 values cross as int32 (WGSL has no 64-bit integers): larger ones are refused."""
+    from onnxjit.compiler.errors import OnnxJitError
+
+    model, feeds = CASES["int64_bool"]()
+    feeds["idx"] = feeds["idx"].copy()
+    feeds["idx"][0, 0] = 2**40
+    with pytest.raises(OnnxJitError, match="outside int32"):
+        InferenceSession(model, target="webgpu").run(None, feeds)
+
+
 def test_cpu_selection_never_picks_gpu_templates() -> None:
     model, feeds = CASES["matmul_softmax"]()
     compiled = InferenceSession(model, target="cpu", threads=1).compiled(feeds)
