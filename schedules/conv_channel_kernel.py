@@ -34,6 +34,7 @@ class ChannelGen(_Gen):
         self.cu = tl.cu if tl.cu > 0 and g.cg % tl.cu == 0 else 1
         self.w = _Writer()
         self.xs = "Xn" if g.direct else "Xq"
+        self.group_copy = not g.direct and g.group > 1
 
     def accumulators(self) -> list[tuple[str, int]]:
         return [(f"acc{r}_{p}", self.ob * self.L) for r in range(self.rt) for p in range(self.wt)]
@@ -43,6 +44,8 @@ class ChannelGen(_Gen):
         nx, xr = divmod(g.wo, wt)
         ny, yr = divmod(g.ho, rt)
         with w.block(f"for gi in T.serial({g.group}):"):
+            if self.group_copy:
+                self.copy_padded()
             for rows, count, y0 in ((rt, ny, "0"), (1, yr, str(ny * rt))):
                 if not count:
                     continue
@@ -81,7 +84,7 @@ class ChannelGen(_Gen):
                             col = str(((kx * g.dw) % g.sw) * g.plane + (kx * g.dw) // g.sw)
                         else:
                             col = f"((kx * {g.dw}) % {g.sw}) * {g.plane} + (kx * {g.dw}) // {g.sw}"
-                        xi = f"(gi * {g.cg} + {cil}) * {g.cplane} + {row} + {col} + {base}"
+                        xi = f"({self.xchannel(cil)}) * {g.cplane} + {row} + {col} + {base}"
                         for o in range(ob):
                             wi = self.weight_index(cil, f"ky * {g.kw} + {kx}", "cb", o)
                             for r in range(rows):

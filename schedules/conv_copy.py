@@ -58,10 +58,13 @@ def _fill(w: Emit, dst: str, count: int, lanes: int, src: str = "", stride: int 
             w(f"Xq[{dst} + {nv * lanes} + j2] = {value(f'{nv * lanes} + j2')}")
 
 
-def emit_padded_copy(w: Emit, g: ConvGeometry, lanes: int, slack: int) -> None:
-    """Fills Xq (length g.xq_len + slack) from image Xn."""
-    _fill(w, str(g.xq_len), slack, lanes)
-    with w.block(f"for ci in T.serial({g.c}):"):
+def emit_padded_copy(w: Emit, g: ConvGeometry, lanes: int, slack: int, channels: int = 0,
+                     first: str = "0") -> None:
+    """Fills Xq (`channels` planes of g.cplane, default all g.c, then `slack` zeros) from image
+    Xn's channels first, first + 1, ..."""
+    channels = channels or g.c
+    _fill(w, str(channels * g.cplane), slack, lanes)
+    with w.block(f"for ci in T.serial({channels}):"):
         for ph in range(g.planes):
             oy, ox = ph // g.sw, ph % g.sw
             base = f"ci * {g.cplane} + {ph * g.plane}"
@@ -77,7 +80,7 @@ def emit_padded_copy(w: Emit, g: ConvGeometry, lanes: int, slack: int) -> None:
             _fill(w, f"{base} + {i1 * g.wq}", (g.hq - i1) * g.wq, lanes)
             with w.block(f"for i in T.serial({i1 - i0}):"):
                 row = f"{base} + (i + {i0}) * {g.wq}"
-                src = f"ci * {g.h * g.w} + ({oy - g.pt} + {g.sh} * (i + {i0})) * {g.w} + {ox - g.pl + g.sw * j0}"
+                src = f"({first} + ci) * {g.h * g.w} + ({oy - g.pt} + {g.sh} * (i + {i0})) * {g.w} + {ox - g.pl + g.sw * j0}"
                 _fill(w, row, j0, lanes)
                 _fill(w, f"{row} + {j0}", j1 - j0, lanes, src, g.sw, g.w - (ox - g.pl + g.sw * j0))
                 _fill(w, f"{row} + {j1}", g.wq - j1, lanes)

@@ -91,6 +91,7 @@ class _Gen:
         self.crop = self.flat and g.wq != g.wo
         self.w = _Writer()
         self.xs = "Xn" if g.direct else "Xq"
+        self.group_copy = not g.direct and g.group > 1
 
     def accumulators(self) -> list[tuple[str, int]]:
         return [(f"acc{c}_{r}", self.MR) for c in range(self.ct) for r in range(self.rt)]
@@ -174,7 +175,7 @@ class _Gen:
                     w(f"for kx in T.serial({g.kw}):")
                     w.depth += 1
                 for c2 in range(self.cu):
-                    ci = f"(gi * {g.cg} + c1 * {self.cu} + {c2})"
+                    ci = f"({self.xchannel(f'c1 * {self.cu} + {c2}')})"
                     for kx in kxs:
                         if g.direct:
                             col = "0"
@@ -219,6 +220,8 @@ class _Gen:
         nt, rem = divmod(length, MR)
         rv, rr = divmod(rem, self.L)
         with w.block(f"for gi in T.serial({1 if self.sparse else g.group}):"):
+            if self.group_copy:
+                self.copy_padded()
             with w.block(f"for cbo in T.serial({1 if self.sparse else self.nb // self.cob}):"):
                 if self.flat:
                     if nt:
@@ -242,7 +245,18 @@ class _Gen:
                             self.tile(rv, rr, rows(str(nt * MR)))
 
     def copy_padded(self) -> None:
-        emit_padded_copy(self.w, self.g, self.L, self.L)
+        """The whole image's padded copy, or with groups (depthwise) only group gi's channels,
+        just before their sweep: the copy then stays in cache instead of streaming the whole
+        padded image through memory (a depthwise conv is memory-bound)."""
+        g = self.g
+        if self.group_copy:
+            emit_padded_copy(self.w, g, self.L, self.L, g.cg, f"gi * {g.cg}")
+        else:
+            emit_padded_copy(self.w, g, self.L, self.L)
+
+    def xchannel(self, local: str) -> str:
+        """Xq plane index of group gi's input channel `local`."""
+        return local if self.group_copy else f"gi * {self.g.cg} + {local}"
 
     def function(self, shapes: list[tuple[int, ...]]) -> str:
         g, w = self.g, self.w
@@ -260,10 +274,11 @@ class _Gen:
             for name, width in self.accumulators():
                 w(f"{name} = T.alloc_buffer(({width},), 'float32')")
             if not g.direct:
-                w(f"Xq = T.alloc_buffer(({g.xq_len + self.L},), 'float32')")
+                channels = g.cg if self.group_copy else g.c
+                w(f"Xq = T.alloc_buffer(({channels * g.cplane + self.L},), 'float32')")
             with w.block(f"for n in T.serial({g.n}):"):
                 w(f"Xn = T.decl_buffer(({xlen},), 'float32', data=X.data, elem_offset=n * {xlen})")
-                if not g.direct:
+                if not g.direct and not self.group_copy:
                     self.copy_padded()
                 self.sweep()
         return "\n".join(w.lines) + "\n"
