@@ -118,6 +118,7 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
     npages = (dk + rp - 1) // rp
     page = 1024 if npages > 1 else dk * dv           # floats a page (one page: no gap needed)
     stage = rp * dv if npages > 1 else dk * dv       # where the broadcast rows start
+    wsize = npages * page if npages > 1 else dk * dv + staged   # floats of the block
     head_loop = T.parallel if threads > 1 else T.serial
     lane = T.ramp(0, 1, w)
 
@@ -153,7 +154,7 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
             # One kernel-owned block holds the state (rows in 4 KiB pages of `rp` rows) and the
             # rows the sweep broadcasts from (in the pages' free tail): no broadcast load can
             # 4K-alias an in-flight state store, whatever the caller's buffer addresses.
-            ws = T.alloc_buffer((npages * page,), F32)
+            ws = T.alloc_buffer((wsize,), F32)
             s3 = T.decl_buffer((npages, rp, dv), F32, data=ws.data, strides=(page, dv, 1))
             ks = T.decl_buffer((dk,), F32, data=ws.data, elem_offset=stage)       # k_t
             kg = T.decl_buffer((dk,), F32, data=ws.data, elem_offset=stage + dk)  # k_{t+1} ⊙ e
