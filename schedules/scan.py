@@ -1,11 +1,14 @@
 """CPU templates for the fused recurrences LinearScan and SelectiveScan (ops/linear_scan.py).
 
-Vectorised over the state (N lanes per channel, `vec` lanes per register) and channel blocks of
-`dbr` channels, with a shuffle transpose-reduce readout (one vector store of dbr outputs a step):
-- LinearScan is memory-bound (a, b are L·D·N each): time outer, the whole channel row inner, the
-  state in L1/L2 (two sequential streams; 1.3x the register-resident order in the prototype).
-- SelectiveScan is FMA-bound (its inputs are L·D): a channel block's state stays in registers
-  while time runs inside; exp(Δ·A) is a vector polynomial.
+- LinearScan is memory-bound (a, b are L·D·N each, read once): vectorised over the state (N lanes
+  per channel, `vec` lanes per register), blocks of `dbr` channels with a shuffle transpose-reduce
+  readout (one vector store of dbr outputs a step); time outer in chunks of `tc` steps with the
+  block's state in registers, the whole channel row inner (sequential streams), software prefetch
+  `pf` floats ahead.
+- SelectiveScan is FMA-bound (its inputs are L·D): the "chan" form (schedules/scan_channels.py)
+  puts channels in the lanes, so the readout needs no horizontal sums; the "state" form is the
+  LinearScan layout with time inside a register-resident channel block (any D).
+exp and sigmoid use the target's vector exp2 (_vecmath.exp2_builder: vscalefps on AVX-512).
 Threads split channels (LinearScan: a contiguous part of every row per task; SelectiveScan: blocks).
 """
 from __future__ import annotations
