@@ -122,8 +122,11 @@ def vrecip(d: Expr, lanes: int) -> Expr:
 
 def vsigmoid(x: Expr, lanes: int, exp2: Any = vexp2) -> Expr:
     """1 / (1 + 2^(-x log2 e)); the exponent is capped at 126 so that 1 + 2^.. stays finite
-    (the reciprocal estimate of inf is 0, and its Newton step would make 0 * inf = NaN)."""
-    x2 = T.min(x * splat(-LOG2E, lanes), splat(126.0, lanes))
+    (the reciprocal estimate of inf is 0, and its Newton step would make 0 * inf = NaN); the
+    clamping exp2 builders cap it themselves."""
+    x2 = x * splat(-LOG2E, lanes)
+    if exp2 is vexp2_avx512:
+        x2 = T.min(x2, splat(126.0, lanes))
     return vrecip(splat(1.0, lanes) + exp2(x2, lanes), lanes)
 
 
