@@ -58,14 +58,14 @@ def x86_avx512(target: Any, lanes: int) -> bool:
     return {"avx512f", "avx512bw", "avx512vl"} <= set(cpu_features())
 
 
-def vexp2_avx512(x2: Expr, lanes: int) -> Expr:
+def vexp2_avx512(x2: Expr, lanes: int, poly: Sequence[float] = EXP2_FLOOR_POLY) -> Expr:
     """2^x2 in 8 ops: f = x2 - floor(x2) by vreduceps, a degree-5 polynomial, and vscalefps
     (p * 2^floor(x2): it saturates to 0 / inf itself, so no clamps). Rel. err ~2e-7."""
     bits, mask = _AVX512[lanes]
     f = T.call_llvm_pure_intrin(f"float32x{lanes}", f"llvm.x86.avx512.mask.reduce.ps.{bits}", x2,
                                 T.int32(9), x2, T.Cast(mask, -1), *_rounding(bits))
-    p = splat(EXP2_FLOOR_POLY[0], lanes)
-    for c in EXP2_FLOOR_POLY[1:]:
+    p = splat(poly[0], lanes)
+    for c in poly[1:]:
         p = p * f + splat(c, lanes)
     return T.call_llvm_pure_intrin(f"float32x{lanes}", f"llvm.x86.avx512.mask.scalef.ps.{bits}",
                                    p, x2, p, T.Cast(mask, -1), *_rounding(bits))
@@ -80,9 +80,16 @@ def _rounding(bits: str) -> tuple[Expr, ...]:
 EXP2_HALF_POLY = (1.3276374666020274e-3, 9.67551488429308e-3, 5.550713464617729e-2,
                   2.4022120237350464e-1, 6.931469440460205e-1, 1.0000001192092896)
 _ROUND_MAGIC = 12582912.0 + 127.0     # 1.5 * 2^23, plus the exponent bias
+# Degree-4 fits (rel. err 2.7e-6) for exp2 inside a sigmoid: sigma's relative error is (1 - sigma)
+# times exp's, and a decay a = sigma amplifies its error by 1 / (1 - a) in a recurrence's state,
+# so the state sees at most exp's 2.7e-6 (an exp used as the decay itself keeps degree 5).
+EXP2_FLOOR_POLY4 = (1.3534008525311947e-2, 5.201138183474541e-2, 2.4144311249256134e-1,
+                    6.930036544799805e-1, 1.0000026226043701)
+EXP2_HALF_POLY4 = (9.569989517331123e-3, 5.591757968068123e-2, 2.40247443318367e-1,
+                   6.931218504905701e-1, 9.999992847442627e-1)
 
 
-def vexp2_magic(x2: Expr, lanes: int) -> Expr:
+def vexp2_magic(x2: Expr, lanes: int, poly: Sequence[float] = EXP2_HALF_POLY) -> Expr:
     """2^x2 in 12 ops on any SIMD ISA: n = round(x2), and n + 1.5*2^23 + 127 holds n + 127 in
     its low mantissa bits, so its bits << 23 are 2^n (one add instead of a float-int conversion
     and an integer add); a degree-5 polynomial for the fraction. Clamped to [-126, 127] like
@@ -91,8 +98,8 @@ def vexp2_magic(x2: Expr, lanes: int) -> Expr:
     n = T.round(x2)
     z = n + splat(_ROUND_MAGIC, lanes)
     f = x2 - n
-    p = splat(EXP2_HALF_POLY[0], lanes)
-    for c in EXP2_HALF_POLY[1:]:
+    p = splat(poly[0], lanes)
+    for c in poly[1:]:
         p = p * f + splat(c, lanes)
     bits = T.shift_left(T.reinterpret(f"int32x{lanes}", z), T.Broadcast(T.int32(23), lanes))
     return p * T.reinterpret(f"float32x{lanes}", bits)
@@ -126,8 +133,12 @@ def vsigmoid(x: Expr, lanes: int, exp2: Any = vexp2) -> Expr:
     clamping exp2 builders cap it themselves."""
     x2 = x * splat(-LOG2E, lanes)
     if exp2 is vexp2_avx512:
-        x2 = T.min(x2, splat(126.0, lanes))
-    return vrecip(splat(1.0, lanes) + exp2(x2, lanes), lanes)
+        e = vexp2_avx512(T.min(x2, splat(126.0, lanes)), lanes, EXP2_FLOOR_POLY4)
+    elif exp2 is vexp2_magic:
+        e = vexp2_magic(x2, lanes, EXP2_HALF_POLY4)
+    else:
+        e = exp2(x2, lanes)
+    return vrecip(splat(1.0, lanes) + e, lanes)
 
 
 def tree_sum(terms: Sequence[Expr]) -> Expr:
