@@ -50,8 +50,12 @@ class _RecurrenceTemplate(ScheduleTemplate):
             return []
         lanes = getattr(target, "vector_lanes", 8)
         n, d = int(spec["N"]), int(spec["D"])
-        return [{"vec": v, "dbr": r} for v in (lanes, 2 * lanes) for r in (4, 8)
-                if n % v == 0 and r <= v and d % r == 0]
+        # a narrower vector where no full one fits, so that small state sizes (N = 4, 8 on
+        # AVX-512) still get a vector kernel instead of the scalar reference loop nest
+        widths = ([v for v in (lanes, 2 * lanes) if n % v == 0]
+                  or [v for v in (lanes // 2, lanes // 4) if v >= 4 and n % v == 0][:1])
+        return [{"vec": v, "dbr": r} for v in widths for r in (4, 8)
+                if r <= v and d % r == 0]
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         lanes = getattr(target, "vector_lanes", 8)

@@ -107,6 +107,15 @@ def test_near_miss_body_stays_generic() -> None:
     _check(model, feeds, None)
 
 
+def test_small_state_gets_a_vector_kernel() -> None:
+    # N = 4 is narrower than a vector on AVX2 and AVX-512: a narrower-vector kernel, not the
+    # scalar reference loop nest
+    model, feeds = scan_linear("rs", length=5, d=16, n=4)
+    _check(model, feeds, "LinearScan")
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    assert [t for t, _ in session.compiled(feeds).choices.values()] == ["linear_scan"]
+
+
 def test_recurrence_with_odd_sizes_uses_reference_kernel() -> None:
     model, feeds = scan_linear("rs", length=3, d=6, n=5)   # N not a multiple of the lanes
     _check(model, feeds, "LinearScan")
