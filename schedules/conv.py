@@ -79,11 +79,15 @@ class _Cost:
     def pixel(self, ct: int, v: int, flat: bool) -> float:
         g = self.g
         length, rows = (g.nq, 1) if flat else (g.wo, g.ho)
-        vectors = -(-length // self.lanes) * rows
-        per_step = max(ct * v / 2.0, (ct + v) / 2.0)
-        if not g.direct:
-            per_step += v   # tap-shifted input rows: most vector loads straddle two cache lines
-        return g.group * (g.mg / ct) * (vectors / v) * self.k * per_step
+        full, rest = divmod(length, v * self.lanes)
+
+        def step(nv: int) -> float:
+            cost = max(ct * nv / 2.0, (ct + nv) / 2.0)
+            return cost + (nv if not g.direct else 0)  # tap-shifted rows: loads straddle lines
+
+        # the tail tile pays a whole pass over the weights for its few vectors
+        per_row = full * step(v) + (step(-(-rest // self.lanes)) if rest else 0.0)
+        return g.group * (g.mg / ct) * rows * per_row * self.k
 
     def channel(self, ob: int, wt: int, rt: int = 1) -> float:
         g = self.g
@@ -161,16 +165,16 @@ class ConvTemplate(ScheduleTemplate):
         best: Knobs = {"impl": "dense", "v": v, "ct": ct, "cu": cu, "mode": mode, "rows": 1,
                        "cob": _weight_stationary(g)}
         if _channel_ok(g, wct, lanes):
-            # the prototype's NCHWc tile: 2 channel vectors x up to 7 pixels (16 with 32 registers)
-            ob = 2 if g.mg % (2 * lanes) == 0 else 1
             # the prototype's NCHWc tile (2 channel vectors x 7 pixels), here with 2 output rows
-            # sharing each weight load: ob * wt * rows accumulators, half the register file
+            # sharing each weight load: ob * wt * rows accumulators, half the register file; the
+            # width is the cost model's pick (pixels are not lanes: a narrow last tile wastes none)
+            ob = 2 if g.mg % (2 * lanes) == 0 else 1
             rt = 2 if g.ho >= 2 else 1
-            cap = max(1, _channel_accumulators(regs) // (ob * rt))
-            wt = min(range(1, cap + 1), key=lambda w: (-(-g.wo // w) * w - g.wo, -w))
+            cap = max(3, _channel_accumulators(regs) // (ob * rt))
+            cost = _Cost(g, lanes)
+            wt = min(range(3, cap + 1), key=lambda w: (cost.channel(ob, w, rt), -w))
             cand = {"impl": "dense_c", "v": wt, "ct": ob, "cu": 1 if g.taps > 1 else cu, "mode": "rows",
                     "rows": rt}
-            cost = _Cost(g, lanes)
             if cost.channel(ob, wt, rt) < cost.pixel(ct, v, mode == "flat"):
                 best = cand
         return best
