@@ -165,7 +165,8 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
             for i in T.serial(dk):
                 for c in T.serial(dv // w):
                     if has_past:
-                        s3[i // rp, i % rp, T.ramp(c * w, 1, w)] = past[b, h, i, T.ramp(c * w, 1, w)]
+                        s3[i // rp, i % rp, T.ramp(c * w, 1, w)] = past[b, h, i,
+                                                                        T.ramp(c * w, 1, w)]
                     else:
                         s3[i // rp, i % rp, T.ramp(c * w, 1, w)] = splat(0.0, w)
             if delta:
@@ -181,8 +182,9 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
                 for c in T.serial(dv // w):
                     r[T.ramp(c * w, 1, w)] = splat(0.0, w)
                     for i in T.serial(dk):
-                        r[T.ramp(c * w, 1, w)] = (r[T.ramp(c * w, 1, w)]
-                                                  + bcast(kg[i], w) * s3[i // rp, i % rp, T.ramp(c * w, 1, w)])
+                        r[T.ramp(c * w, 1, w)] = (
+                            r[T.ramp(c * w, 1, w)]
+                            + bcast(kg[i], w) * s3[i // rp, i % rp, T.ramp(c * w, 1, w)])
             for t in T.serial(length):
                 if delta:
                     tn = T.meta_var(T.min(t + 1, length - 1))
@@ -236,11 +238,12 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
                                 bq[group + 1, lane] = bcast(kg[i], w)
                             for c in T.unroll(cb):
                                 col = T.meta_var(jb * span + c * w)
+                                srow = T.meta_var(s3[i // rp, i % rp, T.ramp(col, 1, w)])
                                 if gated:
-                                    sn[c, lane] = (e_row(e, e1, i) * s3[i // rp, i % rp, T.ramp(col, 1, w)]
+                                    sn[c, lane] = (e_row(e, e1, i) * srow
                                                    + bq[group, lane] * wv[c, lane])
                                 else:
-                                    sn[c, lane] = s3[i // rp, i % rp, T.ramp(col, 1, w)] + bq[group, lane] * wv[c, lane]
+                                    sn[c, lane] = srow + bq[group, lane] * wv[c, lane]
                                 s3[i // rp, i % rp, T.ramp(col, 1, w)] = sn[c, lane]
                                 for gq in T.unroll(group):
                                     ai = T.meta_var((ii * group + gq) * cb + c)

@@ -188,7 +188,8 @@ def linear_kernel(length: int, d: int, n: int, act: str, w: int, dbr: int,
                     hl = T.alloc_buffer((dbr, n), F32, scope="global")
                     for k in T.unroll(dbr):
                         for v in T.unroll(nv):
-                            hl[k, T.ramp(v * w, 1, w)] = h[(p * nbp + blk) * dbr + k, T.ramp(v * w, 1, w)]
+                            hl[k, T.ramp(v * w, 1, w)] = h[(p * nbp + blk) * dbr + k,
+                                                           T.ramp(v * w, 1, w)]
                     for t in T.serial(tco * tc, T.min(tco * tc + tc, length)):
                         if pf > 0:
                             af = T.decl_buffer((total,), F32, data=a.data)
@@ -211,7 +212,8 @@ def linear_kernel(length: int, d: int, n: int, act: str, w: int, dbr: int,
                                        for v in range(nv)]) for k in range(dbr)], w)
                     for k in T.unroll(dbr):
                         for v in T.unroll(nv):
-                            h[(p * nbp + blk) * dbr + k, T.ramp(v * w, 1, w)] = hl[k, T.ramp(v * w, 1, w)]
+                            h[(p * nbp + blk) * dbr + k, T.ramp(v * w, 1, w)] = hl[
+                                k, T.ramp(v * w, 1, w)]
 
     return func
 
@@ -240,7 +242,8 @@ def selective_kernel(length: int, d: int, n: int, skip: bool, w: int, dbr: int,
                     for v in T.unroll(nv):
                         ch = T.meta_var(blk * dbr + k)
                         lane = T.meta_var(T.ramp(v * w, 1, w))
-                        hl[k, lane] = (exp2(bcast(dt[t, ch] * T.float32(LOG2E), w) * am[ch, lane], w) * hl[k, lane]
+                        x2 = T.meta_var(bcast(dt[t, ch] * T.float32(LOG2E), w) * am[ch, lane])
+                        hl[k, lane] = (exp2(x2, w) * hl[k, lane]
                                        + bcast(dt[t, ch] * x[t, ch], w) * bm[t, lane])
                 rows = T.meta_var(T.ramp(blk * dbr, 1, dbr))
                 readout = T.meta_var(transpose_reduce(

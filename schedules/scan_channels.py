@@ -1,13 +1,15 @@
 """SelectiveScan (Mamba-1) vectorised over channels: one lane per channel, no horizontal sums.
 
-    h_t[d, n] = 2^(Δ_t[d] A2[n, d]) h_{t-1}[d, n] + (Δ_t x_t)[d] B_t[n];  y_t[d] = Σ_n h_t[d, n] C_t[n]
+    h_t[d, n] = 2^(Δ_t[d] A2[n, d]) h_{t-1}[d, n] + (Δ_t x_t)[d] B_t[n]
+    y_t[d] = Σ_n h_t[d, n] C_t[n]
 
 A block of `w` channels (one vector) keeps `g` of its N states in registers while time runs
 inside; Δ_t and x_t are vector loads, B_t[n] and C_t[n] scalar broadcasts (folded into the FMAs),
 the readout is a chain of FMAs into the block's y vector (no transpose-reduce). A2 = log2(e) Aᵀ is
-packed once per call into a kernel-owned block-major [D/w, N, w] buffer, so the exponent is one multiply and exp2
-needs no range reduction by ln 2. Per state update ~11 vector ops on AVX-512 (a degree-5 exp2 with
-vreduceps/vscalefps), against ~20 for the state-vectorised kernel with its transpose-reduce.
+packed once per call into a kernel-owned block-major [D/w, N, w] buffer, so the exponent is one
+multiply and exp2 needs no range reduction by ln 2. Per state update ~11 vector ops on AVX-512
+(a degree-5 exp2 with vreduceps/vscalefps), against ~20 for the state-vectorised kernel with its
+transpose-reduce.
 State groups (N > g) run one after another over time, adding into y. Time runs in chunks of `tc`
 steps with the channel blocks inside, so a chunk's Δ/x rows stay in L2 while the blocks stream
 across them (a block walks its column at a D·4-byte stride, which hardware prefetchers miss).
