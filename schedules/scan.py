@@ -19,7 +19,7 @@ from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.ops._tir import internalise_params, read_spec
 from onnxjit.compiler.tvm_api import PrimFunc, T
 from onnxjit.schedules._vecmath import (
-    LOG2E, bcast, exp2_builder, transpose_reduce, tree_sum, vexp, vexp2, vsigmoid)
+    LOG2E, bcast, exp2_builder, transpose_reduce, tree_sum, vexp2, vsigmoid)
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.scan_channels import group_sizes, selective_channel_kernel
 
