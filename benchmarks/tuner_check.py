@@ -78,9 +78,10 @@ def mixed_model() -> Model:
     return model, feeds
 
 
-def _tune_cli(model_path: str, records: str, budget: float, threads: int) -> tuple[float, str]:
+def _tune_cli(model_path: str, records: str, budget: float, threads: int,
+              inputs: str) -> tuple[float, str]:
     command = [sys.executable, "-m", "onnxjit", "tune", model_path, "--budget", str(budget),
-               "--records", records, "--threads", str(threads)]
+               "--records", records, "--threads", str(threads), "--inputs", inputs]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     return time.perf_counter() - start, done.stderr + done.stdout
@@ -138,12 +139,14 @@ def check(budget: float, threads: int) -> dict[str, Any]:
         path = os.path.join(tmp, "mixed.onnx")
         onnx.save(model, path)
         startup = _startup(path, feeds, threads)
-        wall, log = _tune_cli(path, os.path.join(tmp, "budget.jsonl"), budget, threads)
+        inputs = os.path.join(tmp, "inputs.npz")
+        np.savez(inputs, **feeds)
+        wall, log = _tune_cli(path, os.path.join(tmp, "budget.jsonl"), budget, threads, inputs)
         picked = RecordStore(os.path.join(tmp, "budget.jsonl"))
         session = InferenceSession(path, threads=threads, records=os.path.join(tmp, "all.jsonl"))
         compiled = session.compiled(feeds)
         full = tune_compiled(compiled, session.target, session.records,
-                             TuneOptions(budget_s=float("inf"), retune=True))
+                             TuneOptions(budget_s=float("inf"), retune=True), feeds=feeds)
         fingerprint = session.target.fingerprint_key()
         searched = max((t.elapsed for r in full for t in r.trials), default=0.0)
         rows = []

@@ -48,7 +48,7 @@ def defaults_vs_best(model: onnx.ModelProto, feeds: dict[str, np.ndarray] | None
         feeds = feeds if feeds is not None else random_feeds(session.get_inputs())
         compiled = session.compiled(feeds)
         results = tune_compiled(compiled, session.target, session.records,
-                                TuneOptions(budget_s=float("inf"), retune=True))
+                                TuneOptions(budget_s=float("inf"), retune=True), feeds=feeds)
     return [{"kernels": ", ".join(r.kernels), "template": r.template, "space": r.space_size,
              "failed": sum(bool(t.error) for t in r.trials),
              "default_ms": r.default_seconds * 1e3,

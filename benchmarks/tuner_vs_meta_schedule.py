@@ -55,7 +55,8 @@ def compare(budget: float, threads: int, trials: int) -> list[dict[str, Any]]:
         compiled = session.compiled(feeds)
         target = session.target
         start = time.perf_counter()
-        tune_compiled(compiled, target, session.records, TuneOptions(budget_s=budget, retune=True))
+        tune_compiled(compiled, target, session.records, TuneOptions(budget_s=budget, retune=True),
+                      feeds=feeds)
         ours_wall = time.perf_counter() - start
         choose = record_chooser(session.records, target)
         types = {n: (t.static_shape(), t.dtype) for n, t in compiled.graph.types.items() if t.is_static}

@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     tune = sub.add_parser("tune", help="tune every kernel of a model within a time budget")
     compile_options(tune)
+    tune.add_argument("--inputs", metavar="FILE.npz", help="tune on these inputs, by name "
+                      "(default: random; real inputs keep recurrences in range)")
     tune.add_argument("--budget", type=float, default=30.0, metavar="SECONDS",
                       help="wall-clock budget of the search (default 30)")
     tune.add_argument("--records", metavar="FILE.jsonl", help="tuning-record file "
@@ -307,7 +309,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
               f"{args.budget:g} s on {session.target.describe()}; records: {session.records.path}")
     start = time.perf_counter()
     options = TuneOptions(budget_s=args.budget, seed=args.seed, retune=args.retune)
-    results = tune_compiled(compiled, session.target, session.records, options, progress=_bar)
+    results = tune_compiled(compiled, session.target, session.records, options, progress=_bar,
+                            feeds=feeds)
     workloads = len({k.workload_key for k in compiled.kernels})
     total = time.perf_counter() - start
     search = max((t.elapsed for r in results for t in r.trials), default=0.0)

@@ -60,7 +60,7 @@ def compile_artifact(args: argparse.Namespace) -> int:
         if args.tune > 0:
             _progress(f"tuning for up to {args.tune:g} s ...")
             tune_compiled(session.compiled(feeds), session.target, session.records,
-                          TuneOptions(budget_s=args.tune, seed=args.seed))
+                          TuneOptions(budget_s=args.tune, seed=args.seed), feeds=feeds)
         out = compile_to_artifact(args.model, args.output, feeds, target=args.target,
                                   threads=session.target.threads, records=args.records)
     shapes = ", ".join(f"{n}: {v.dtype}{list(v.shape)}" for n, v in feeds.items())

@@ -22,7 +22,7 @@ from onnxjit.compiler.pipeline import Chooser, CompiledModel, compile_graph
 from onnxjit.compiler.specialize import InputSignature, dtype_name, signature
 from onnxjit.compiler.support import check_supported
 from onnxjit.runtime.executor import Executor
-from onnxjit.runtime.jit_tuning import TuningJob, start_tuning
+from onnxjit.runtime.jit_tuning import TuningJob, observe_for_tuning, start_tuning
 from onnxjit.schedules.choice import record_chooser
 from onnxjit.schedules.records import RecordStore
 from onnxjit.targets import Target, get_target
@@ -61,7 +61,8 @@ class InferenceSession:
                  threads: int | None = None, chooser: Chooser | None = None,
                  tune: float | None = None, records: str | os.PathLike[str] | None = None) -> None:
         """`tune`: seconds of just-in-time tuning per input-shape signature, in the background
-        (see runtime/jit_tuning.py); `records`: the tuning-record file (default: the cache dir).
+        from its first run, on the values that run's feeds give each kernel (see
+        runtime/jit_tuning.py); `records`: the tuning-record file (default: the cache dir).
         """
         self.graph, self.model_name = import_model(model)
         check_supported(self.graph, self.model_name)
@@ -94,8 +95,11 @@ class InferenceSession:
         if unknown:
             raise InputError(f"model {self.model_name!r} has no output(s) {unknown}; "
                              f"outputs are {list(self.graph.outputs)}")
-        _, executor = self._specialisation(signature(feeds, self.graph.inputs))
+        sig = signature(feeds, self.graph.inputs)
+        compiled, executor = self._specialisation(sig)
         self.target_activate()
+        if self._tune_budget > 0 and sig not in self._tuning:
+            self._start_tuning(sig, compiled, feeds)
         return executor.run(feeds, names)
 
     # -- onnxjit extras ---------------------------------------------------------------------
@@ -133,11 +137,19 @@ class InferenceSession:
             if entry is None:
                 entry = self._compile(sig)
                 self._compiled[sig] = entry
-                if self._tune_budget > 0 and entry[0].kernels:
-                    self._tuning[sig] = start_tuning(
-                        entry[0], self.target, self.records, self._tune_budget,
-                        lambda: self._swap_in_tuned(sig))
             return entry
+
+    def _start_tuning(self, sig: InputSignature, compiled: CompiledModel,
+                      feeds: Mapping[str, np.ndarray]) -> None:
+        """At a specialisation's first run: record what each kernel receives from these feeds
+        (one more run of the model, here), then tune on those values in the background."""
+        with self._lock:
+            if sig in self._tuning or not compiled.kernels:
+                return
+            values = observe_for_tuning(compiled, self.target, feeds)
+            self._tuning[sig] = start_tuning(compiled, self.target, self.records,
+                                             self._tune_budget, lambda: self._swap_in_tuned(sig),
+                                             values)
 
     def _swap_in_tuned(self, sig: InputSignature) -> None:
         entry = self._compile(sig)  # compiled outside the lock: run() keeps serving meanwhile

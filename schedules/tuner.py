@@ -93,7 +93,8 @@ Progress = Callable[[WorkloadResult, Trial], None]
 
 def kernel_arguments(kernel: Kernel, constants: Mapping[str, np.ndarray],
                      types: Mapping[str, tuple[tuple[int, ...], str]], seed: int) -> list[np.ndarray]:
-    """Real weights for constant inputs (sparse kernels depend on them), seeded data otherwise.
+    """Real weights for constant inputs (sparse kernels depend on them) and for inputs observed on
+    real feeds (both in `constants`), seeded random data otherwise.
 
     Run-time integer inputs are zeros: always in range when they index (Gather, Slice).
     """

@@ -150,3 +150,28 @@ def test_session_tunes_in_the_background_then_reuses_the_cache(tmp_path: Path) -
     kernel = again.compiled(feeds).kernels[0]
     best = RecordStore(records).best(kernel.workload_key, again.target.fingerprint_key())
     assert best is not None and again.compiled(feeds).choices[kernel.name][1] == best.knobs
+
+
+def test_kernels_are_tuned_on_the_values_real_feeds_give_them(tmp_path: Path) -> None:
+    from onnxjit.runtime.jit_tuning import observed_inputs
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((16, 32)).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Softmax", ["h"], ["p"]),
+             helper.make_node("ReduceSum", ["p"], ["s"], keepdims=0)]
+    x = rng.standard_normal((8, 16)).astype(np.float32)
+    model = make_model(nodes, {"x": x}, ["s"], initializers={"w": w})
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1,
+                                       records=tmp_path / "r.jsonl")
+    compiled = session.compiled({"x": x})
+    seen = observed_inputs(compiled, {"x": x})
+    inputs = {name for k in compiled.kernels for name in k.inputs}
+    assert set(seen) == inputs - set(compiled.graph.constants)   # every run-time input, once
+    h = x @ w
+    p = np.exp(h - h.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    reference = {"x": x, "h": h, "p": p}
+    checked = [n for n in seen if n in reference]
+    assert "x" in checked and len(checked) >= 2   # an intermediate value, not just the feed
+    for name in checked:
+        np.testing.assert_allclose(seen[name], reference[name], rtol=1e-5, atol=1e-6)
