@@ -69,7 +69,7 @@ def random_feeds(args: Sequence[NodeArg], seed: int = 0,
         else:
             raise InputError(f"input {arg.name!r} has dtype {arg.dtype}; cannot make random "
                              "values of it, give it with --inputs")
-        feeds[arg.name] = np.ascontiguousarray(value)
+        feeds[arg.name] = np.asarray(value, order="C")  # (ascontiguousarray makes 0-d 1-d)
     return feeds
 
 
@@ -83,7 +83,7 @@ def load_feeds(path: str | Path) -> dict[str, np.ndarray]:
         raise InputError(f"{str(path)!r} is not an .npz file (save inputs with np.savez)")
     with data:
         try:
-            return {name: np.ascontiguousarray(data[name]) for name in data.files}
+            return {name: np.asarray(data[name], order="C") for name in data.files}
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             raise InputError(f"cannot read inputs from {str(path)!r}: {exc}") from None
 

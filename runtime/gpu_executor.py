@@ -40,7 +40,7 @@ class CudaExecutor:
                 self.tensors[name] = self.tensors[slot.alias_of]._create_view(
                     tuple(slot.shape), slot.dtype)
         for name, value in compiled.constants.items():
-            self.tensors[name] = tvm_gpu.cuda_tensor(np.ascontiguousarray(value))
+            self.tensors[name] = tvm_gpu.cuda_tensor(np.asarray(value, order="C"))
         return [(step.kernel, compiled.module[step.kernel],
                  tuple(self.tensors[a] for a in step.args))
                 for step in self.plan.kernel_calls]
@@ -54,7 +54,7 @@ class CudaExecutor:
         names = outputs if outputs is not None else list(self.plan.outputs)
         for name in self.plan.inputs:
             if name in self.tensors:
-                self.tensors[name].copyfrom(np.ascontiguousarray(feeds[name]))
+                self.tensors[name].copyfrom(np.asarray(feeds[name], order="C"))
         for kernel, function, args in self.calls:
             start = time.perf_counter()
             function(*args)

@@ -102,7 +102,7 @@ def kernel_arguments(kernel: Kernel, constants: Mapping[str, np.ndarray],
     arrays: list[np.ndarray] = []
     for name in (*kernel.inputs, *kernel.outputs):
         if name in constants and name in kernel.inputs:
-            arrays.append(np.ascontiguousarray(constants[name]))
+            arrays.append(np.array(constants[name], order="C"))  # (ascontiguousarray makes 0-d 1-d)
             continue
         shape, dtype = types[name]
         if np.dtype(dtype).kind == "f":

@@ -175,3 +175,16 @@ def test_kernels_are_tuned_on_the_values_real_feeds_give_them(tmp_path: Path) ->
     assert "x" in checked and len(checked) >= 2   # an intermediate value, not just the feed
     for name in checked:
         np.testing.assert_allclose(seen[name], reference[name], rtol=1e-5, atol=1e-6)
+
+
+def test_a_kernel_with_a_0d_input_is_measured(tmp_path: Path) -> None:
+    """CumSum's axis is a 0-d tensor: the tuner must pass it as 0-d, not as shape (1,)."""
+    x = np.random.default_rng(4).standard_normal((64, 32)).astype(np.float32)
+    model = make_model([helper.make_node("CumSum", ["x", "axis"], ["y"])], {"x": x}, ["y"],
+                       initializers={"axis": np.array(0, dtype=np.int64)})
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1,
+                                       records=tmp_path / "r.jsonl")
+    compiled = session.compiled({"x": x})
+    (result,) = tune_compiled(compiled, session.target, session.records,
+                              TuneOptions(budget_s=60, build_workers=1), feeds={"x": x})
+    assert all(not t.error for t in result.trials), [t.error for t in result.trials]
