@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from onnxjit.targets.base import Target
 
 MAX_POINTS = 64
+NT_MIN_BYTES = 2 << 20    # outputs at least this large are written with streaming stores
 
 
 def _spec(kernel: Kernel) -> dict[str, Any] | None:
@@ -49,6 +50,15 @@ def _weight_stationary(g: ConvGeometry) -> int:
     input_bytes = 4 * g.c * max(g.plane * g.planes, g.h * g.w)
     weight_bytes = 4 * g.cg * g.taps * g.m
     return 1 if input_bytes <= 256 * 1024 and weight_bytes > input_bytes else 0
+
+
+def _x86_host(target: Target) -> bool:
+    """Streaming stores are x86 LLVM code: the host CPU target with x86 SIMD flags."""
+    if getattr(target, "name", "") != "cpu":
+        return False
+    from onnxjit.targets.cpu import cpu_features
+
+    return bool({"sse4_2", "avx", "avx2"} & set(cpu_features()))
 
 
 def _sparse_fits(br: int, v: int, rt: int, lanes: int, regs: int) -> bool:
@@ -124,6 +134,10 @@ class ConvTemplate(ScheduleTemplate):
         regs, lanes = _registers(target), _lanes(target)
         points: list[Knobs] = []
         if spec["block"] and g.group == 1:
+            if spec["impl"] == "sparse" and _x86_host(target):   # the default, streaming or not
+                alt = dict(self.default(kernel, target))
+                alt["nt"] = not alt.get("nt", False)
+                points.append(alt)
             br = int(spec["block"])
             for v in (1, 2, 3, 4, 6, 8):
                 for mode, rt in (("flat", 1), ("rows", 1), ("rows", 2), ("rows", 3)):
@@ -196,7 +210,9 @@ class ConvTemplate(ScheduleTemplate):
                 v = min(max(1, 64 // lanes), -(-g.wo // lanes))
             while v > 1 and not _sparse_fits(br, v, rt, lanes, regs):
                 v -= 1
-            return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt}
+            # an output larger than L2 leaves the caches anyway: stream it (measured 6-10%)
+            nt = _x86_host(target) and 4 * g.n * g.m * g.ho * g.wo >= NT_MIN_BYTES
+            return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt, "nt": nt}
         return self._dense_default(g, spec, target)
 
     def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:
@@ -218,7 +234,7 @@ class ConvTemplate(ScheduleTemplate):
             raise KnobError("sparse point for a conv without a sparse packing")
         tiling = Tiling(impl, int(knobs["v"]), int(knobs["ct"]), int(knobs["cu"]),
                         str(knobs["mode"]), _lanes(target), int(knobs.get("cob", 0)), _wct(spec, g),
-                        int(knobs.get("rows", 1)))
+                        int(knobs.get("rows", 1)), bool(knobs.get("nt", False)))
         shapes = [tuple(int(d) for d in p.shape) for p in kernel.func.params]
         epi = Epilogue(tuple(spec["post"]), float(spec["lo"]), float(spec["hi"]))
         try:

@@ -36,6 +36,7 @@ class Tiling:
     cob: int = 0       # dense: channel tiles per cache block (0: all)
     wct: int = 0       # dense: output channels per weight block of Wt (0: all of a group's)
     rows: int = 1      # rows mode and dense_c: output rows per tile (they share each weight / index load)
+    nt: bool = False   # pixel kernels: non-temporal (streaming) stores of whole output vectors
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,24 @@ class _Writer:
 
     def __exit__(self, *_: object) -> None:
         self.depth -= 1
+
+
+# Streaming stores (LLVM's !nontemporal; x86 vmovntps) skip reading each output line before it is
+# written: a third of the memory traffic of a sparse layer whose output exceeds the caches.
+# linkonce_odr: every conv kernel of a module imports the same definitions.
+NT_LL = """
+define linkonce_odr void @onnxjit_conv_nt_v{w}f32(ptr %p, <{w} x float> %v) #0 {{
+  store <{w} x float> %v, ptr %p, align {align}, !nontemporal !0
+  ret void
+}}
+define linkonce_odr void @onnxjit_conv_sfence() #0 {{
+  call void @llvm.x86.sse.sfence()
+  ret void
+}}
+declare void @llvm.x86.sse.sfence()
+attributes #0 = {{ alwaysinline nounwind }}
+!0 = !{{i32 1}}
+"""
 
 
 def _f32(x: float) -> str:
@@ -92,6 +111,9 @@ class _Gen:
         self.w = _Writer()
         self.xs = "Xn" if g.direct else "Xq"
         self.group_copy = not g.direct and g.group > 1
+        # aligned whole-vector stores: every tile starts a multiple of lanes into an output plane
+        self.nt = tl.nt and not self.crop and tl.lanes in (8, 16) and (g.ho * g.wo) % tl.lanes == 0 \
+            and (self.flat or g.wo % tl.lanes == 0)
 
     def accumulators(self) -> list[tuple[str, int]]:
         return [(f"acc{c}_{r}", self.MR) for c in range(self.ct) for r in range(self.rt)]
@@ -109,6 +131,26 @@ class _Gen:
                     value = f"T.max({value}, {_f32(self.epi.lo)})"
                 if math.isfinite(self.epi.hi):
                     value = f"T.min({value}, {_f32(self.epi.hi)})"
+        return value
+
+    def post_vector(self, value: str, co: str, yi: str) -> str:
+        """post() on a whole vector of lanes (yi: the first lane's output index)."""
+        L = self.L
+
+        def bc(x: str) -> str:
+            return f"T.Broadcast({x}, {L})"
+
+        value = f"{value} + {bc(f'B[{co}]')}"
+        for op in self.epi.post:
+            if op == "add":
+                value = f"{value} + Rf[T.ramp({yi}, 1, {L})]"
+            elif op == "relu":
+                value = f"T.max({value}, {bc('T.float32(0)')})"
+            elif op == "clip":
+                if math.isfinite(self.epi.lo):
+                    value = f"T.max({value}, {bc(_f32(self.epi.lo))})"
+                if math.isfinite(self.epi.hi):
+                    value = f"T.min({value}, {bc(_f32(self.epi.hi))})"
         return value
 
     # -- tiles -------------------------------------------------------------------------------
@@ -146,6 +188,11 @@ class _Gen:
                                 yi = (f"n * {g.m * g.ho * g.wo} + ({co}) * {g.ho * g.wo} + ({q}) // {g.wq}"
                                       f" * {g.wo} + ({q}) % {g.wq}")
                                 w(f"Yf[{yi}] = {self.post(f'acc{c}_{r}[{o} + l]', co, yi)}")
+                    elif self.nt and width == self.L:
+                        yi = f"n * {g.m * g.ho * g.wo} + ({co}) * {g.ho * g.wo} + {ybase} + {o}"
+                        value = self.post_vector(f"acc{c}_{r}[T.ramp({o}, 1, {width})]", co, yi)
+                        w(f"T.evaluate(T.call_extern('void', 'onnxjit_conv_nt_v{width}f32', "
+                          f"T.address_of(Yf[{yi}]), {value}))")
                     else:
                         with w.block(f"for l in T.vectorized({width}):"):
                             yi = f"n * {g.m * g.ho * g.wo} + ({co}) * {g.ho * g.wo} + {ybase} + {o} + l"
@@ -276,11 +323,17 @@ class _Gen:
             if not g.direct:
                 channels = g.cg if self.group_copy else g.c
                 w(f"Xq = T.alloc_buffer(({channels * g.cplane + self.L},), 'float32')")
+            if self.nt:
+                w(f"with T.attr(T.int32(0), 'pragma_import_llvm', {NT_LL.format(w=self.L, align=4 * self.L)!r}):")
+                w.depth += 1
             with w.block(f"for n in T.serial({g.n}):"):
                 w(f"Xn = T.decl_buffer(({xlen},), 'float32', data=X.data, elem_offset=n * {xlen})")
                 if not g.direct and not self.group_copy:
                     self.copy_padded()
                 self.sweep()
+            if self.nt:
+                w("T.evaluate(T.call_extern('void', 'onnxjit_conv_sfence'))")
+                w.depth -= 1
         return "\n".join(w.lines) + "\n"
 
 

@@ -11,9 +11,11 @@ from tests.schedules.knob_check import check_space
 
 
 @pytest.mark.parametrize("shape,k,zeros,m", [((1, 8, 7, 10), 1, 0.0, 8), ((1, 8, 9, 11), 3, 0.85, 8),
-                                             ((1, 12, 5, 13), 1, 0.9, 8), ((1, 8, 7, 9), 3, 0.0, 32)])
+                                             ((1, 12, 5, 13), 1, 0.9, 8), ((1, 8, 7, 9), 3, 0.0, 32),
+                                             ((1, 12, 4, 20), 1, 0.9, 8)])
 def test_conv_space_points_agree(shape: tuple[int, ...], k: int, zeros: float, m: int) -> None:
-    """m = 32: whole vectors of output channels, so channel-vectorised points are in the space."""
+    """m = 32: whole vectors of output channels, so channel-vectorised points are in the space;
+    4x20: whole output vectors (on x86 the streaming-store point of the sparse default is in it)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(np.float32)
     w = rng.standard_normal((m, shape[1], k, k)).astype(np.float32)
