@@ -42,9 +42,15 @@ def _lanes(target: Target, bits: int = 32) -> int:
 
 def _registers(target: Target) -> int:
     """Vector registers a register tile may fill: the target's own figure where it gives one
-    (wasm engines keep registers for themselves: 8), else 16 (AVX2) or 32 (AVX-512)."""
+    (wasm engines keep registers for themselves: 14), else 16 (AVX2) or 32 (AVX-512)."""
     default = 32 if _lanes(target) >= 16 else 16
     return int(getattr(target, "vector_registers", default))
+
+
+def _k_unrolls(target: Target) -> tuple[int, ...]:
+    """k steps per loop body, the default first: the target's own (`matmul_k_unroll`: wasm
+    engines compile the loads LLVM hoists across unrolled steps as they are written) or 4."""
+    return tuple(int(kt) for kt in getattr(target, "matmul_k_unroll", K_UNROLL))
 
 
 def _largest_divisor(n: int, cap: int) -> int:
@@ -105,7 +111,7 @@ class MatmulTemplate(ScheduleTemplate):
         for pack in packs:
             for mi, nt, half in tiles:
                 for rows in ROW_BLOCKS:
-                    for kt in K_UNROLL:
+                    for kt in _k_unrolls(target):
                         for kc in K_BLOCKS:
                             knobs = {"mi": mi, "nt": nt, "rows": rows, "kt": kt, "kc": kc,
                                      "pack_b": pack, **({"half": True} if half else {})}
@@ -119,7 +125,8 @@ class MatmulTemplate(ScheduleTemplate):
         shape = _analyse(kernel)
         mi, nt, half = self._tile_shapes(shape, target)[0]
         # Packing a run-time B pays once a few row tiles reuse it.
-        return {"mi": mi, "nt": nt, "rows": 96, "kt": 4, "kc": 0, "pack_b": shape.m >= 4 * mi,
+        return {"mi": mi, "nt": nt, "rows": 96, "kt": _k_unrolls(target)[0], "kc": 0,
+                "pack_b": shape.m >= 4 * mi,
                 **({"half": True} if half else {})}
 
     def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:

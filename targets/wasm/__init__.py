@@ -56,10 +56,15 @@ class WasmTarget(Target):
         self.engine = engine
         self.name = "wasm" if engine == "wasmtime" else "wasm-node"   # (tuning workers rebuild it)
 
-    # Vector registers a register tile may fill: engines (V8, Cranelift) map wasm locals onto the
-    # 16 xmm registers but keep some for themselves. Measured in Node 20 on MatMul 256^3: a 2x8
-    # tile (7 registers) 1.02 ms, 6x8 (13) 1.15 ms, 2x16 (13) 1.24 ms.
-    vector_registers = 8
+    # Vector registers a register tile may fill (accumulators + B vectors + one A broadcast):
+    # engines map wasm locals onto x86's 16 xmm registers, V8 keeps one as scratch and each
+    # product needs a temporary (no FMA). Only with one k step per loop body (below): LLVM
+    # hoists the loads of unrolled steps, which the engines then spill. Measured in Node 20 on
+    # MatMul 256^3 (Xeon, one process): 2x16 and 4x8 tiles with kt=1 run at ~91% of a
+    # register-only mul+add loop and 1.2-1.4x faster than 2x8 with kt=4 (the former pick);
+    # 6x8 (15 registers) spills and is 1.3x slower than 4x8; kt=4 on a 2x16 tile 1.5x slower.
+    vector_registers = 14
+    matmul_k_unroll = (1, 2)
 
     @property
     def vector_lanes(self) -> int:
