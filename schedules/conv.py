@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from onnxjit.targets.base import Target
 
 MAX_POINTS = 64
-NT_MIN_BYTES = 2 << 20    # outputs at least this large are written with streaming stores
 
 
 def _spec(kernel: Kernel) -> dict[str, Any] | None:
@@ -210,9 +209,10 @@ class ConvTemplate(ScheduleTemplate):
                 v = min(max(1, 64 // lanes), -(-g.wo // lanes))
             while v > 1 and not _sparse_fits(br, v, rt, lanes, regs):
                 v -= 1
-            # an output larger than L2 leaves the caches anyway: stream it (measured 6-10%)
-            nt = _x86_host(target) and 4 * g.n * g.m * g.ho * g.wo >= NT_MIN_BYTES
-            return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt, "nt": nt}
+            # Streaming stores are not the default: alone a large sparse layer gains 6-10%, but in
+            # a network the next layer then reads its input from memory (MobileNetV2's 112x112
+            # expand + depthwise pair lost 0.5 ms). Tuning measures them (the space has them).
+            return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt, "nt": False}
         return self._dense_default(g, spec, target)
 
     def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:
