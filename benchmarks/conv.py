@@ -1,7 +1,8 @@
 """Issue 4 benchmark: dense and sparse convolution, onnxjit vs onnxruntime side by side.
 
 Builds the issue's models (seeded): single Convs (1x1 C256 at 56x56 / 14x14, 3x3 C128 at 28x28;
-pruned unstructured or in 4x1 output-channel blocks) and a MobileNetV2-style network (17 inverted
+pruned unstructured or in 4x1 output-channel blocks), pruned linear layers (Gemm / MatMul; goal
+1.0: "never slower than dense") and a MobileNetV2-style network (17 inverted
 residual blocks, 224x224, BatchNormalization after every conv, ReLU6 as Clip) with its pointwise
 weights pruned. Each row is one runtime/compare.py run: same feeds, fp32, N=1, 1 thread, interleaved
 rounds; NCHW in and out, so any layout change onnxjit makes is inside the timed call.
@@ -69,6 +70,19 @@ def single_conv(c: int, m: int, hw: int, k: int, zeros: float, pattern: str, see
     return _model([node], [numpy_helper.from_array(w, "W")], (1, c, hw, hw), "Y")
 
 
+def linear(m: int, k: int, n: int, zeros: float, seed: int = 5) -> onnx.ModelProto:
+    """A pruned linear layer: Gemm (bias, transB) at M = 1, MatMul otherwise."""
+    rng = np.random.default_rng(seed)
+    w = prune((rng.standard_normal((n, k)) / np.sqrt(k)).astype(np.float32), zeros, "u", rng)
+    if m == 1:
+        node = helper.make_node("Gemm", ["X", "W", "B"], ["Y"], transB=1, name="fc")
+        inits = [numpy_helper.from_array(w, "W"), numpy_helper.from_array(np.zeros(n, np.float32), "B")]
+    else:
+        node = helper.make_node("MatMul", ["X", "W"], ["Y"], name="fc")
+        inits = [numpy_helper.from_array(np.ascontiguousarray(w.T), "W")]
+    return _model([node], inits, (m, k), "Y")
+
+
 def mobilenet_v2(zeros: float, pattern: str, seed: int = 3) -> onnx.ModelProto:
     """MobileNetV2-1.0 at 224x224 with BN after each conv; pointwise convs pruned."""
     rng = np.random.default_rng(seed)
@@ -126,6 +140,9 @@ ROWS: dict[str, tuple[Callable[[], onnx.ModelProto], float]] = {   # name -> (mo
     "1x1 C256 14² 90%": (lambda: single_conv(256, 256, 14, 1, 0.9, "u"), 3.0),
     "3x3 C128 28² dense": (lambda: single_conv(128, 128, 28, 3, 0.0, "u"), 0.95),
     "3x3 C128 28² 90%": (lambda: single_conv(128, 128, 28, 3, 0.9, "u"), 2.5),
+    "Gemm 1x1280→1000 90%": (lambda: linear(1, 1280, 1000, 0.9), 1.0),
+    "MatMul 128x768→768 90%": (lambda: linear(128, 768, 768, 0.9), 1.0),
+    "MatMul 128x768→768 70%": (lambda: linear(128, 768, 768, 0.7), 1.0),
     "MobileNetV2 dense": (lambda: mobilenet_v2(0.0, "u"), 1.0),
     "MobileNetV2 pw 90%": (lambda: mobilenet_v2(0.9, "u"), 2.0),
     "MobileNetV2 pw 90% 4x1": (lambda: mobilenet_v2(0.9, "4x1"), 2.5),
