@@ -9,6 +9,15 @@
 // where they live in linear memory). One run copies the inputs in, makes one call into wasm
 // (`onnxjit_run`), and copies the outputs out.
 //
+// Zero copy: inputs and outputs have fixed places in the module's memory, so a caller may write
+// the inputs there itself and read the outputs there:
+//   const { a, b } = model.inputViews();   // typed arrays over wasm memory
+//   a.set(...); b.set(...);                  // (or fill them in place: a KV cache, a decoder step)
+//   const { y } = model.runInPlace();        // one call, no copies; views valid until the next run
+// `run()` also skips the copy of any input given as its own view. Views detach when memory grows,
+// which the first run may do (kernel workspaces on the heap; later runs reuse them): take views
+// again after it, or whenever one has length 0.
+//
 // Threads variant (compiled with threads > 1; manifest.memory.shared): the module imports a shared
 // memory, and this file starts the worker pool itself (Node worker_threads or browser module
 // Workers running this same file), each instantiating the module on that memory with a stack of
@@ -146,15 +155,41 @@ export class WasmModel {
                      entry.nbytes / Typed.BYTES_PER_ELEMENT);
   }
 
-  /** Copies `inputs` ({name: typed array}) in without running. */
+  /** {name: typed array over wasm memory} for the inputs (zero copy: write them in place). The
+   *  views stay valid while memory does not grow (the first run may grow it; a detached view
+   *  has length 0: get new ones). */
+  inputViews() {
+    return Object.fromEntries(this.inputs.map((entry) => [entry.name, this.view(entry)]));
+  }
+
+  /** {name: typed array over wasm memory} for the outputs; overwritten by the next run. */
+  outputViews() {
+    return Object.fromEntries(this.outputs.map((entry) => [entry.name, this.view(entry)]));
+  }
+
+  /** Runs on the inputs already in memory (written through inputViews) and returns the output
+   *  views: no copies either way. */
+  runInPlace() {
+    this.call();
+    return this.outputViews();
+  }
+
+  /** Copies `inputs` ({name: typed array}) in without running; an input given as its own
+   *  in-memory view (inputViews) is already there. */
   setInputs(inputs) {
     for (const entry of this.inputs) {
       const value = inputs[entry.name];
       if (value === undefined) throw new Error(`onnxjit: missing input ${entry.name}`);
       const target = this.view(entry);
+      if (value.buffer === target.buffer && value.byteOffset === target.byteOffset &&
+          value.length === target.length) {
+        continue;
+      }
       if (value.length !== target.length) {
         throw new Error(`onnxjit: input ${entry.name} has ${value.length} elements, ` +
-                        `expected ${target.length} (shape [${entry.shape}])`);
+                        `expected ${target.length} (shape [${entry.shape}])` +
+                        (value.length === 0 ? ': a view detached by memory growth? ' +
+                         'get new ones from inputViews()' : ''));
       }
       target.set(value);
     }

@@ -32,6 +32,25 @@ def test_model_matches_onnxruntime_in_node(case: str, tmp_path: Path) -> None:
                                 f"node {case}")
 
 
+@pytest.mark.parametrize("case", ["matmul_softmax", "cumsum"])
+def test_node_host_runs_in_place(case: str, tmp_path: Path) -> None:
+    """Zero copy: inputs written into the model's input views, outputs read from its output
+    views (tests/targets/wasm_in_place.mjs) match onnxruntime and the copying run."""
+    require_wasm_toolchain()
+    node = require_program("node")
+    model, feeds = CASES[case]()
+    artifact = onnxjit.InferenceSession(model.SerializeToString(),
+                                        target="wasm").executor(feeds).model
+    manifest_path = artifact.save(tmp_path)
+    write_inputs(tmp_path, artifact.manifest, feeds)
+    done = subprocess.run([node, str(Path(__file__).with_name("wasm_in_place.mjs")),
+                           str(manifest_path), str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert_close_to_onnxruntime(model, feeds, read_outputs(tmp_path, artifact.manifest),
+                                f"node in place {case}")
+
+
 def test_node_host_reports_a_wrong_input_size(tmp_path: Path) -> None:
     require_wasm_toolchain()
     node = require_program("node")
@@ -62,6 +81,7 @@ def test_benchmark_script_agrees_with_onnxruntime_web(tmp_path: Path) -> None:
     (errors,) = result["errors"]
     assert errors["onnxjit"] <= REL_TOL and errors["ortweb"] <= REL_TOL, errors
     assert result["ortweb_threads"] == 1 and result["onnxjit_ms"] > 0 and result["ortweb_ms"] > 0
+    assert result["inplace_ms"] > 0
 
 
 @pytest.mark.slow
