@@ -3,6 +3,8 @@
     python -m benchmarks.wasm_vs_ortweb [--rows matmul_softmax,attention_nc512,...] [--rounds 5]
                                         [--runs 10] [--tune SECONDS [--tune-in node]] [--save DIR]
                                         [--threads N]   (N > 1: onnxjit's threads variant)
+                                        [--relaxed-simd] (opt-in relaxed SIMD build; Node with
+                                                          --experimental-wasm-relaxed-simd)
 
 Needs `npm ci --prefix web` (onnxruntime-web 1.30.0) and node. Each row's model comes from the
 issue benchmarks' builders (benchmarks/attention.py, conv.py, scan.py) plus a MatMul+Softmax.
@@ -13,6 +15,8 @@ runs, inputs in and outputs out, interleaved in one process. The last two column
 run in place (zero copy: inputs written into the model's memory, outputs read there,
 runtime/wasm_host.mjs runInPlace), an API onnxruntime-web lacks: its time there is the same
 (preallocated input and output tensors, its best); the speedup column is the copying one.
+With --relaxed-simd onnxjit builds target "wasm-relaxed" (FMA) and Node runs with relaxed SIMD on;
+onnxruntime-web 1.30's wasm has no relaxed-SIMD code, so its side is unchanged.
 """
 from __future__ import annotations
 
@@ -108,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune-in", choices=("node", "wasmtime"), default="node",
                     help="engine the tuner times candidates in (default node: V8, as timed here)")
     ap.add_argument("--threads", type=int, default=1, help="threads of both runtimes")
+    ap.add_argument("--relaxed-simd", action="store_true",
+                    help="onnxjit's relaxed-SIMD build (tuned in wasmtime), Node flag on")
     ap.add_argument("--save", metavar="DIR", help="keep each row's folder here")
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
     args = ap.parse_args(argv)
@@ -125,12 +131,14 @@ def main(argv: list[str] | None = None) -> int:
             out.mkdir(parents=True, exist_ok=True)
             print(f"{row}: compiling", file=sys.stderr, flush=True)
             try:
-                prepare(*build(), out, args.tune,
-                        "wasm-node" if args.tune_in == "node" else "wasm", args.threads)
+                target = "wasm-relaxed" if args.relaxed_simd else \
+                    "wasm-node" if args.tune_in == "node" else "wasm"
+                prepare(*build(), out, args.tune, target, args.threads)
             except Exception as exc:  # noqa: BLE001  (one row's failure is that row's result)
                 print(f"| {label} | onnxjit failed: {type(exc).__name__}: {str(exc)[:200]} |||||||")
                 continue
-            done = subprocess.run(["node", str(HERE / "wasm_vs_ortweb.mjs"), str(out),
+            flags = ["--experimental-wasm-relaxed-simd"] if args.relaxed_simd else []
+            done = subprocess.run(["node", *flags, str(HERE / "wasm_vs_ortweb.mjs"), str(out),
                                    str(args.rounds), str(args.runs), str(args.threads)],
                                   capture_output=True, text=True, check=False)
             if done.returncode != 0:

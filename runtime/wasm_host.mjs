@@ -59,7 +59,7 @@ export async function loadModel(manifestLocation, options = {}) {
 
 /** A model from the .wasm bytes (or a compiled WebAssembly.Module) and its manifest object. */
 export async function createModel(wasm, manifest, options = {}) {
-  const module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm);
+  const module = wasm instanceof WebAssembly.Module ? wasm : await compile(wasm, manifest);
   if (!manifest.memory?.shared) {
     return new WasmModel(await WebAssembly.instantiate(module, {}), manifest);
   }
@@ -73,6 +73,17 @@ export async function createModel(wasm, manifest, options = {}) {
                               manifest, memory);
   await model.startWorkers(module, (options.threads ?? manifest.threads ?? 1) - 1);
   return model;
+}
+
+async function compile(bytes, manifest) {
+  try {
+    return await WebAssembly.compile(bytes);
+  } catch (error) {
+    if (!manifest.features?.includes('relaxed-simd')) throw error;
+    throw new Error('onnxjit: this model was built with relaxed SIMD (target wasm-relaxed), ' +
+                    'which this engine refuses (Node 20: run node ' +
+                    '--experimental-wasm-relaxed-simd; Chromium 114+ ships it): ' + error.message);
+  }
 }
 
 const WORKER_STACK = 1 << 20;

@@ -1,5 +1,5 @@
 """Targets by name: "cpu", "cuda" (sm_80; "cuda:sm_90"; alias "gpu"), "webgpu" and "wasm"
-("wasm-node": the same modules, tuned in V8)."""
+("wasm-node": the same modules, tuned in V8; "wasm-relaxed": with relaxed SIMD, opt-in)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -27,15 +27,16 @@ def _webgpu(threads: int | None) -> Target:
     return WebGpuTarget(threads)
 
 
-def _wasm(threads: int | None, engine: str = "wasmtime") -> Target:
+def _wasm(threads: int | None, engine: str = "wasmtime", relaxed: bool = False) -> Target:
     from onnxjit.targets.wasm import WasmTarget
 
-    return WasmTarget(threads, engine=engine)
+    return WasmTarget(threads, engine=engine, relaxed_simd=relaxed)
 
 
 _FACTORIES: dict[str, Callable[[int | None], Target]] = {
     "cpu": _cpu, "cuda": _cuda, "gpu": _cuda, "webgpu": _webgpu, "wasm": _wasm,
     "wasm-node": lambda threads: _wasm(threads, "node"),
+    "wasm-relaxed": lambda threads: _wasm(threads, relaxed=True),
     "cuda:sm_90": lambda threads: _cuda(threads, "sm_90"),
 }
 

@@ -34,27 +34,39 @@ class WasmObject:
     kernels: tuple[str, ...]
     simd: bool
     threads: int = 1            # > 1: the threads variant (shared memory, atomics)
+    relaxed_simd: bool = False  # uses relaxed SIMD (engines without it refuse the module)
 
 
 class WasmTarget(Target):
     """`engine`: where the tuner times candidates: "wasmtime" (Cranelift, in-process) or "node"
-    (V8, what browsers run; the two rank some tilings differently). Sessions run in wasmtime."""
+    (V8, what browsers run; the two rank some tilings differently). Sessions run in wasmtime.
+
+    `relaxed_simd` (target "wasm-relaxed"): a * b + c becomes f32x4.relaxed_madd (FMA where the
+    CPU has it) and float min/max relaxed_min/max (NaN and -0 results engine-defined). Chromium
+    (114+) and wasmtime run such modules; Node 20 only with --experimental-wasm-relaxed-simd,
+    other engines refuse them, so the default build stays plain SIMD128.
+    """
 
     name = "wasm"
     simd_cpu = True
 
     def __init__(self, threads: int | None = None, simd: bool = True,
-                 engine: str = "wasmtime") -> None:
+                 engine: str = "wasmtime", relaxed_simd: bool = False) -> None:
         if threads is not None and threads < 1:
             raise OnnxJitError(f"threads must be >= 1, got {threads}")
         if engine not in ("wasmtime", "node"):
             raise OnnxJitError(f"unknown wasm engine {engine!r}: 'wasmtime' or 'node'")
+        if relaxed_simd and (engine != "wasmtime" or not simd):
+            raise OnnxJitError("relaxed SIMD builds are tuned in wasmtime (Node 20 needs a flag "
+                               "for them) and need SIMD128")
         # One thread unless asked: the threads variant needs shared memory, which browsers give
         # only to cross-origin-isolated pages, and a worker pool the host starts.
         self.threads = threads or 1
         self.simd = simd
         self.engine = engine
-        self.name = "wasm" if engine == "wasmtime" else "wasm-node"   # (tuning workers rebuild it)
+        self.relaxed_simd = relaxed_simd
+        # (tuning workers rebuild the target from its name)
+        self.name = "wasm-node" if engine == "node" else "wasm-relaxed" if relaxed_simd else "wasm"
 
     # Vector registers a register tile may fill (accumulators + B vectors + one A broadcast):
     # engines map wasm locals onto x86's 16 xmm registers, V8 keeps one as scratch and each
@@ -72,12 +84,13 @@ class WasmTarget(Target):
         return 4 if self.simd else 1
 
     def tvm_target(self) -> Any:
-        return tvm_wasm_target(self.simd, self.threads)
+        return tvm_wasm_target(self.simd, self.threads, self.relaxed_simd)
 
     def fingerprint(self) -> dict[str, Any]:
         from importlib.metadata import version
 
         return {"target": self.name, "simd128": self.simd, "threads": self.threads,
+                "relaxed_simd": self.relaxed_simd,
                 # records are measured in this engine: another one may rank differently
                 "engine": self._engine_version(version), "zig": zig_version(),
                 **fingerprint_versions()}
@@ -102,7 +115,7 @@ class WasmTarget(Target):
             with open(path, "rb") as f:
                 data = f.read()
         names = tuple(str(gv.name_hint) for gv in mod.functions.keys())
-        return WasmObject(data, names, self.simd, self.threads)
+        return WasmObject(data, names, self.simd, self.threads, self.relaxed_simd)
 
     def executor(self, compiled: Any) -> Any:
         from onnxjit.runtime.wasm_host import WasmExecutor

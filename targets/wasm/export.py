@@ -1,7 +1,7 @@
 """Writes a model as a web-ready folder: the .wasm artifact, the JS host and the demo page.
 
     python -m onnxjit.targets.wasm.export MODEL.onnx OUT_DIR [--seed 0] [--dim NAME=SIZE]
-                                          [--threads N]
+                                          [--threads N] [--relaxed-simd]
     cd OUT_DIR && python -m http.server      # then open http://127.0.0.1:8000/index.html
 
 With --threads N > 1 (the threads variant) the page needs shared memory, so serve it with the
@@ -59,8 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="size of a symbolic input dimension (repeatable)")
     ap.add_argument("--threads", type=int, default=1,
                     help="threads (> 1: the threads variant, shared memory + a Worker pool)")
+    ap.add_argument("--relaxed-simd", action="store_true",
+                    help="relaxed SIMD (FMA): Chromium 114+; Node 20 only with a flag")
     args = ap.parse_args(argv)
-    session = InferenceSession(args.model, target="wasm", threads=args.threads)
+    session = InferenceSession(args.model, target="wasm-relaxed" if args.relaxed_simd else "wasm",
+                               threads=args.threads)
     feeds = random_feeds(session.get_inputs(), args.seed, parse_dims(args.dim))
     expected = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"]).run(None, feeds)
     export_web(session, args.out, feeds, expected)

@@ -81,6 +81,8 @@ def link_model(compiled: CompiledModel) -> WasmModel:
              shared_memory=shared)
         wasm = out.read_bytes()
         manifest = dict(source.manifest, threads=threads)
+        if built is not None and built.relaxed_simd:
+            manifest["features"] = ["relaxed-simd"]   # (hosts name it when an engine refuses)
         if shared:
             initial, maximum = memory_limits(wasm)
             manifest["memory"] = {"shared": True, "initial": initial, "maximum": maximum}

@@ -78,11 +78,13 @@ def memory_limits(wasm: bytes) -> tuple[int, int | None]:
     raise BuildError("the module imports no memory")
 
 
-def tvm_wasm_target(simd: bool = True, threads: int = 1) -> object:
+def tvm_wasm_target(simd: bool = True, threads: int = 1, relaxed: bool = False) -> object:
     """wasm32 LLVM target; SIMD128 gives 4 fp32 lanes (5x on matmul vs scalar wasm); threads:
-    atomics and bulk memory (shared memory), and TVM's parallel loops for that many cores."""
+    atomics and bulk memory (shared memory), and TVM's parallel loops for that many cores;
+    relaxed: relaxed SIMD (f32x4.relaxed_madd, i.e. FMA, for a * b + c)."""
     options: dict[str, object] = {"mtriple": TRIPLE}
-    mattr = (["+simd128"] if simd else []) + (["+atomics", "+bulk-memory"] if threads > 1 else [])
+    mattr = (["+simd128"] if simd else []) + (["+relaxed-simd"] if simd and relaxed else []) \
+        + (["+atomics", "+bulk-memory"] if threads > 1 else [])
     if mattr:
         options["mattr"] = mattr
     if threads > 1:

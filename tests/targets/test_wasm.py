@@ -63,6 +63,23 @@ def test_templates_get_wasm_sized_knobs() -> None:
                 assert int(point["vec"]) % 4 == 0 and int(point["vec"]) <= 16
 
 
+RELAXED_MADD = b"\xfd\x85\x02"   # f32x4.relaxed_madd: SIMD prefix, LEB128 opcode 0x105
+
+
+@pytest.mark.parametrize("case", ["matmul_softmax", "attention_causal"])
+def test_relaxed_simd_build_matches_onnxruntime(case: str) -> None:
+    """target "wasm-relaxed": products and sums fuse into relaxed_madd (FMA), the manifest says
+    so, and the results still match onnxruntime (wasmtime runs relaxed SIMD)."""
+    model, feeds = CASES[case]()
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm-relaxed")
+    assert_close_to_onnxruntime(model, feeds, session.run(None, feeds), f"wasm-relaxed {case}")
+    artifact = session.executor(feeds).model
+    assert artifact.manifest["features"] == ["relaxed-simd"] and RELAXED_MADD in artifact.wasm
+    plain = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
+    artifact = plain.executor(feeds).model
+    assert "features" not in artifact.manifest and RELAXED_MADD not in artifact.wasm
+
+
 def test_float32_exp_is_a_polynomial_not_libm() -> None:
     """Exp, Sigmoid and Tanh (float32) compile to SIMD polynomials: no expf is linked in."""
     x = np.linspace(-30, 30, 4096, dtype=np.float32).reshape(64, 64)

@@ -51,6 +51,27 @@ def test_node_host_runs_in_place(case: str, tmp_path: Path) -> None:
                                 f"node in place {case}")
 
 
+def test_relaxed_simd_model_in_node(tmp_path: Path) -> None:
+    """A wasm-relaxed artifact runs in Node with relaxed SIMD on and matches onnxruntime; an
+    engine refusing it (Node 20 without the flag) gets an error naming relaxed SIMD."""
+    require_wasm_toolchain()
+    node = require_program("node")
+    model, feeds = CASES["matmul_softmax"]()
+    artifact = onnxjit.InferenceSession(model.SerializeToString(),
+                                        target="wasm-relaxed").executor(feeds).model
+    manifest_path = artifact.save(tmp_path)
+    write_inputs(tmp_path, artifact.manifest, feeds)
+    plain = subprocess.run([node, str(NODE_RUNNER), str(manifest_path), str(tmp_path)],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert plain.returncode == 0 or "built with relaxed SIMD" in plain.stderr, plain.stderr
+    done = subprocess.run([node, "--experimental-wasm-relaxed-simd", str(NODE_RUNNER),
+                           str(manifest_path), str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert_close_to_onnxruntime(model, feeds, read_outputs(tmp_path, artifact.manifest),
+                                "node relaxed SIMD")
+
+
 def test_node_host_reports_a_wrong_input_size(tmp_path: Path) -> None:
     require_wasm_toolchain()
     node = require_program("node")
