@@ -23,6 +23,9 @@ _EXP_P = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
           1.6666665459e-1, 5.0000001201e-1)
 _EXP_HI = 88.72283935546875     # ln(FLT_MAX): the clamp; n = 128 from 88.38 on gives inf
 _EXP_LO = -87.33654022216797    # ln(FLT_MIN): below it the result would be subnormal: 0
+# n + 1.5*2^23 + 127 (n integral, |n| <= 128) holds n + 127 in its low mantissa bits, so its
+# bits << 23 are 2^n: no float -> int conversion (wasm's saturating one is ~7 instructions in V8).
+_POW2_MAGIC = 12582912.0 + 127.0
 
 # Rational minimax approximation of erf on [-4, 4] (the one Eigen and TVM's fast_erf use):
 # erf(x) = x * A(x^2) / B(x^2); |x| > 4 gives +-1 in float32.
@@ -44,9 +47,11 @@ def _horner(x: Expr, coeffs: tuple[float, ...], dtype: str) -> Expr:
     return acc
 
 
-def _pow2(n: Expr) -> Expr:
-    """2^n for an int32 n in [-126, 128] (128 gives inf), built from the exponent bits."""
-    return tirx.reinterpret("float32", tirx.shift_left(n + 127, 23))
+def pow2_of_integral(n: Expr, dtype: str) -> Expr:
+    """2^n for an integral float32 (or float32xL) n in [-126, 128]: bits of n + _POW2_MAGIC."""
+    itype = dtype.replace("float32", "int32")
+    bits = tirx.reinterpret(itype, n + _c(_POW2_MAGIC, dtype))
+    return tirx.reinterpret(dtype, tirx.shift_left(bits, tirx.const(23, itype)))
 
 
 def _clamp(x: Expr, lo: Expr, hi: Expr) -> Expr:
@@ -64,10 +69,10 @@ def fast_exp(x: Expr, dtype: str) -> Expr:
         return te.exp(x)
     lo = _c(_EXP_LO, dtype)
     xc = _clamp(x, lo, _c(_EXP_HI, dtype))
-    n = tirx.floor(xc * _c(_LOG2E, dtype) + _c(0.5, dtype))
+    n = tirx.round(xc * _c(_LOG2E, dtype))
     r = xc - n * _c(_LN2_HI, dtype) - n * _c(_LN2_LO, dtype)
     p = _horner(r, _EXP_P, dtype) * r * r + r + _c(1.0, dtype)
-    return tirx.Select(x < lo, _c(0.0, dtype), p * _pow2(n.astype("int32")))
+    return tirx.Select(x < lo, _c(0.0, dtype), p * pow2_of_integral(n, dtype))
 
 
 def erf(x: Expr, dtype: str) -> Expr:

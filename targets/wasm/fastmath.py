@@ -24,22 +24,15 @@ _ACTIVE: ContextVar[bool] = ContextVar("onnxjit_wasm_fast_math", default=False)
 _registered = False
 
 
-def _lanes(dtype: str) -> int:
-    return int(dtype.split("x")[1]) if "x" in dtype else 1
-
-
 def _exp(x: Expr, dtype: str) -> Expr:
-    """_math.fast_exp, with the int32 exponent arithmetic of the same lane count as x."""
-    lanes = _lanes(dtype)
+    """_math.fast_exp at x's dtype (scalar or vector)."""
     c = _math._c
     lo = c(_math._EXP_LO, dtype)
     xc = _math._clamp(x, lo, c(_math._EXP_HI, dtype))
-    n = tirx.floor(xc * c(_math._LOG2E, dtype) + c(0.5, dtype))
+    n = tirx.round(xc * c(_math._LOG2E, dtype))
     r = xc - n * c(_math._LN2_HI, dtype) - n * c(_math._LN2_LO, dtype)
     p = _math._horner(r, _math._EXP_P, dtype) * r * r + r + c(1.0, dtype)
-    itype = "int32" if lanes == 1 else f"int32x{lanes}"
-    bits = tirx.shift_left(n.astype(itype) + c(127, itype), c(23, itype))
-    return tirx.Select(x < lo, c(0.0, dtype), p * tirx.reinterpret(dtype, bits))
+    return tirx.Select(x < lo, c(0.0, dtype), p * _math.pow2_of_integral(n, dtype))
 
 
 def _erf(x: Expr, dtype: str) -> Expr:
