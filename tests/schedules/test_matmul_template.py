@@ -27,7 +27,7 @@ def _constant_b_model(m: int, k: int, n: int):
     return make_model(nodes, {"a": a}, ["out"], {"w": w, "b": b}), {"a": a}
 
 
-@pytest.mark.parametrize("m,k,n", [(13, 20, 37), (5, 9, 48)])
+@pytest.mark.parametrize("m,k,n", [(13, 20, 37), (5, 9, 48), (12, 24, 80)])
 def test_packed_weights_all_points_equal(m: int, k: int, n: int) -> None:
     model, feeds = _constant_b_model(m, k, n)
     assert check_space(model, feeds, MatmulTemplate()) >= 3
@@ -66,3 +66,30 @@ def test_tile_height_must_divide_rows() -> None:
     knobs = {**template.default(ks[0], target), "mi": 4}
     with pytest.raises(KnobError):
         template.apply(Schedule(ks[0].func), ks[0], knobs, target)
+
+
+class _Vectors:
+    """A stand-in target for the tile list: its vector width and register file only."""
+
+    def __init__(self, lanes: int, registers: int | None = None) -> None:
+        self.vector_lanes = lanes
+        if registers is not None:
+            self.vector_registers = registers
+
+
+class _Dims:
+    def __init__(self, m: int, n: int) -> None:
+        self.m, self.n, self.k, self.bits = m, n, 64, 32
+
+
+def test_wide_tiles_only_with_four_rows() -> None:
+    tiles = MatmulTemplate._tile_shapes
+    # 32 zmm: 5 panels (N = 80) take 4x5 (20 accumulators) over 8x1 / 6x1.
+    assert tiles(_Dims(12, 80), _Vectors(16))[0] == (4, 5, False)
+    # No tile wider than 4 panels under 4 rows (B would stream from L2 at 1-2 FMAs per load).
+    for m in (1, 2, 3, 6, 258):
+        assert all(nt <= 4 or mi >= 4 for mi, nt, _ in tiles(_Dims(m, 160), _Vectors(16)))
+    # 16 ymm and wasm's budgets keep their narrow tiles.
+    assert max(nt for _, nt, _ in tiles(_Dims(12, 80), _Vectors(8))) == 1
+    assert tiles(_Dims(12, 64), _Vectors(4, 14)) == [
+        (4, 1, True), (2, 1, False), (3, 1, True), (2, 1, True), (1, 1, False), (1, 1, True)]
