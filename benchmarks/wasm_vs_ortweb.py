@@ -74,7 +74,7 @@ ROWS: dict[str, tuple[str, Callable[[], Model]]] = {
     "scan_linear": ("Scan linear D1024 N16 L1024, MatMul readout", lambda: scan_linear("matmul")),
     "scan_mamba": ("Scan Mamba-1 D1024 N16 L1024, MatMul readout", lambda: scan_mamba("matmul")),
 }
-DEFAULT_ROWS = "matmul_softmax,attention_nc512,sparse_conv_56_90,cumsum,scan_linear,scan_mamba"
+DEFAULT_ROWS = ",".join(ROWS)
 
 
 def prepare(model: onnx.ModelProto, feeds: dict[str, np.ndarray], out: Path,
