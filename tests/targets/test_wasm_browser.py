@@ -90,18 +90,21 @@ def _page_report(chromium: str, url: str, profile: Path) -> dict[str, object]:
     return json.loads(html.unescape(found.group(1)))
 
 
-@pytest.mark.parametrize("case,threads", [*((c, 1) for c in sorted(CASES)),
-                                          ("attention_causal", 2), ("matmul_softmax", 2)])
-def test_demo_page_matches_onnxruntime_in_chromium(case: str, threads: int,
+@pytest.mark.parametrize("case,threads,target", [*((c, 1, "wasm") for c in sorted(CASES)),
+                                                 ("attention_causal", 2, "wasm"),
+                                                 ("matmul_softmax", 2, "wasm"),
+                                                 ("matmul_softmax", 1, "wasm-relaxed")])
+def test_demo_page_matches_onnxruntime_in_chromium(case: str, threads: int, target: str,
                                                    site: tuple[Path, str], tmp_path: Path) -> None:
-    """threads=2: the threads variant, on module Workers the page's wasm_host.mjs starts."""
+    """threads=2: the threads variant, on module Workers the page's wasm_host.mjs starts;
+    wasm-relaxed: the relaxed-SIMD build, which Chromium runs without flags."""
     require_wasm_toolchain()
     chromium = require_program("chromium")
     root, base = site
     model, feeds = CASES[case]()
     expected = run_onnxruntime(model, feeds)
-    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm", threads=threads)
-    folder = f"{case}_{threads}"
+    session = onnxjit.InferenceSession(model.SerializeToString(), target=target, threads=threads)
+    folder = f"{case}_{threads}_{target}"
     export_web(session, root / folder, feeds, expected)
     if threads > 1:
         _QuietHandler.isolated.add(folder)
