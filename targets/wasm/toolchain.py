@@ -87,6 +87,11 @@ def tvm_wasm_target(simd: bool = True, threads: int = 1, relaxed: bool = False) 
         + (["+atomics", "+bulk-memory"] if threads > 1 else [])
     if mattr:
         options["mattr"] = mattr
+    if simd and relaxed:
+        # LLVM fuses a * b + c into relaxed_madd only where contraction is allowed: without this
+        # flag only some kernels' products were fused (attention's gemm loops and softmax's exp
+        # polynomial were not).
+        options["fast-math-contract"] = True
     if threads > 1:
         options["num-cores"] = threads
     return tvm_api.llvm_target(options)
