@@ -8,7 +8,8 @@
 // A third, separate figure: ours in place (zero copy: inputs written once into the model's input
 // views, WasmModel.runInPlace() returns output views), which onnxruntime-web's API has no
 // equivalent of (its best is what it gets here: tensors and output tensors made once).
-// Rounds interleave the three; per-round medians; prints one JSON object.
+// Two uncounted warm-up rounds, then rounds interleaving the three; per-round medians; prints one
+// JSON object.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -87,6 +88,13 @@ await session.run(feeds, fetches);
 // (Views taken after the first runs: a run may grow memory, detaching older views.)
 const views = model.inputViews();
 for (const entry of model.inputs) views[entry.name].set(inputs[entry.name]);
+// Warm-up rounds, not counted: V8 first runs wasm in its baseline tier and swaps in optimised
+// code compiled in the background, which on a loaded machine can come after several rounds.
+for (let r = 0; r < 2; r++) {
+  timeRuns(() => model.run(inputs, into));
+  await timeRunsAsync(() => session.run(feeds, fetches));
+  timeRuns(() => model.runInPlace());
+}
 const perRound = [];
 for (let r = 0; r < rounds; r++) {
   const a = timeRuns(() => model.run(inputs, into));
