@@ -47,6 +47,11 @@ def _horner(x: Expr, coeffs: tuple[float, ...], dtype: str) -> Expr:
     return acc
 
 
+def _pow2(n: Expr) -> Expr:
+    """2^n for an int32 n in [-126, 128] (128 gives inf), built from the exponent bits."""
+    return tirx.reinterpret("float32", tirx.shift_left(n + 127, 23))
+
+
 def pow2_of_integral(n: Expr, dtype: str) -> Expr:
     """2^n for an integral float32 (or float32xL) n in [-126, 128]: bits of n + _POW2_MAGIC."""
     itype = dtype.replace("float32", "int32")
@@ -69,10 +74,12 @@ def fast_exp(x: Expr, dtype: str) -> Expr:
         return te.exp(x)
     lo = _c(_EXP_LO, dtype)
     xc = _clamp(x, lo, _c(_EXP_HI, dtype))
-    n = tirx.round(xc * _c(_LOG2E, dtype))
+    # floor + float->int here (every target); the wasm build swaps in the conversion-free
+    # pow2_of_integral (targets/wasm/fastmath.py): on WGSL (lavapipe) that form went wrong.
+    n = tirx.floor(xc * _c(_LOG2E, dtype) + _c(0.5, dtype))
     r = xc - n * _c(_LN2_HI, dtype) - n * _c(_LN2_LO, dtype)
     p = _horner(r, _EXP_P, dtype) * r * r + r + _c(1.0, dtype)
-    return tirx.Select(x < lo, _c(0.0, dtype), p * pow2_of_integral(n, dtype))
+    return tirx.Select(x < lo, _c(0.0, dtype), p * _pow2(n.astype("int32")))
 
 
 def erf(x: Expr, dtype: str) -> Expr:
