@@ -15,9 +15,11 @@ block. The shapes (1-D thread grid over independent lines, state in registers):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import astuple
 from typing import Any
 
 from onnxjit.compiler.ops._tir import prod
+from onnxjit.compiler.ops.linear_attention import LinearAttentionDims
 from onnxjit.compiler.tvm_api import PrimFunc, T
 
 F32 = "float32"
@@ -189,19 +191,11 @@ def selective_scan_kernel(spec: dict[str, Any], shapes: Sequence[Any], nt: int) 
 
 def linear_attention_kernel(spec: dict[str, Any], shapes: Sequence[Any], nt: int) -> PrimFunc:
     qs, ks, vs, ps, gs, bs = shapes[:6]
-    dtype, sdtype = str(spec["dtype"]), str(spec["state_dtype"])
-    batch, length, hq, hkv = (int(spec[key]) for key in ("B", "T", "Hq", "Hkv"))
-    dk, dv, group = int(spec["dk"]), int(spec["dv"]), int(spec["Hq"]) // int(spec["Hkv"])
-    scale = float(spec["scale"])
-    gated, delta, has_past = int(spec["gated"]), int(spec["delta"]), int(spec["past"])
-    g_per_key, b_per_head = int(spec["decay_per_key"]), int(spec["beta_per_head"])
+    d = LinearAttentionDims.of(spec)
+    (dtype, sdtype, batch, length, hq, hkv, dk, dv, group, scale, gated, delta, has_past,
+     g_per_key, b_per_head) = astuple(d)
+    decay, beta_at = d.decay, d.beta_at
     cols = batch * hkv * dv
-
-    def decay(g: Any, b: Any, t: Any, h: Any, i: Any) -> Any:
-        return T.exp(T.Cast(F32, g[b, t, h * dk + i] if g_per_key else g[b, t, h]))
-
-    def beta_at(be: Any, b: Any, t: Any, h: Any) -> Any:
-        return T.Cast(F32, be[b, t, h] if b_per_head else be[b, t, 0])
 
     @T.prim_func
     def func(q: T.Buffer(qs, dtype), k: T.Buffer(ks, dtype), v: T.Buffer(vs, dtype),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import astuple, dataclass
 from typing import Any
 
 from onnxjit.compiler.lower_context import LowerContext
@@ -22,20 +23,49 @@ F32 = "float32"
 RULES = ("linear", "gated", "delta", "gated_delta")
 
 
+@dataclass(frozen=True)
+class LinearAttentionDims:
+    """A LinearAttention kernel spec read once (the reference and the GPU kernels share it)."""
+
+    dtype: str
+    sdtype: str
+    batch: int
+    length: int
+    hq: int
+    hkv: int
+    dk: int
+    dv: int
+    group: int
+    scale: float
+    gated: int
+    delta: int
+    has_past: int
+    g_per_key: int
+    b_per_head: int
+
+    @staticmethod
+    def of(spec: dict[str, Any]) -> LinearAttentionDims:
+        batch, length, hq, hkv = (int(spec[key]) for key in ("B", "T", "Hq", "Hkv"))
+        return LinearAttentionDims(
+            str(spec["dtype"]), str(spec["state_dtype"]), batch, length, hq, hkv,
+            int(spec["dk"]), int(spec["dv"]), hq // hkv, float(spec["scale"]), int(spec["gated"]),
+            int(spec["delta"]), int(spec["past"]), int(spec["decay_per_key"]),
+            int(spec["beta_per_head"]))
+
+    def decay(self, g: Any, b: Any, t: Any, h: Any, i: Any) -> Any:
+        """e^{g} of token t, head h, key row i (g per key dimension or per head)."""
+        return T.exp(T.Cast(F32, g[b, t, h * self.dk + i] if self.g_per_key else g[b, t, h]))
+
+    def beta_at(self, be: Any, b: Any, t: Any, h: Any) -> Any:
+        return T.Cast(F32, be[b, t, h] if self.b_per_head else be[b, t, 0])
+
+
 def reference_func(shapes: Sequence[tuple[Any, ...]], spec: dict[str, Any]) -> PrimFunc:
     qs, ks, vs, ps, gs, bs = shapes
-    dtype, sdtype = str(spec["dtype"]), str(spec["state_dtype"])
-    batch, length, hq, hkv = (int(spec[key]) for key in ("B", "T", "Hq", "Hkv"))
-    dk, dv, group = int(spec["dk"]), int(spec["dv"]), int(spec["Hq"]) // int(spec["Hkv"])
-    scale = float(spec["scale"])
-    gated, delta, has_past = int(spec["gated"]), int(spec["delta"]), int(spec["past"])
-    g_per_key, b_per_head = int(spec["decay_per_key"]), int(spec["beta_per_head"])
-
-    def decay(g: Any, b: Any, t: Any, h: Any, i: Any) -> Any:
-        return T.exp(T.Cast(F32, g[b, t, h * dk + i] if g_per_key else g[b, t, h]))
-
-    def beta_at(be: Any, b: Any, t: Any, h: Any) -> Any:
-        return T.Cast(F32, be[b, t, h] if b_per_head else be[b, t, 0])
+    d = LinearAttentionDims.of(spec)
+    (dtype, sdtype, batch, length, hq, hkv, dk, dv, group, scale, gated, delta, has_past,
+     g_per_key, b_per_head) = astuple(d)
+    decay, beta_at = d.decay, d.beta_at
 
     @T.prim_func
     def func(q: T.Buffer(qs, dtype), k: T.Buffer(ks, dtype), v: T.Buffer(vs, dtype),
