@@ -102,28 +102,41 @@ def _startup(model_path: str, feeds: dict[str, np.ndarray], threads: int) -> flo
     return float(out.strip().splitlines()[-1])
 
 
+def bound_kernel(kernel: Any, func: Any, arrays: list[np.ndarray], target: Any) -> Any:
+    """`func` (a version of `kernel`) built for `target` and bound to `arrays`: call it to run."""
+    from onnxjit.compiler.tvm_api import IRModule, as_tensor
+
+    func = func.with_attr("global_symbol", kernel.name)
+    function = target.build(IRModule({kernel.name: func}))[kernel.name]
+    tensors = [as_tensor(a) for a in arrays]
+    return lambda: function(*tensors)
+
+
+def kernel_data(kernel: Any, compiled: Any) -> list[np.ndarray]:
+    """Aligned arguments for `kernel`: the tuner's (real weights, seeded inputs, outputs)."""
+    from onnxjit.compiler.pipeline import static_types
+    from onnxjit.runtime.executor import aligned_copy
+    from onnxjit.schedules.tuner import kernel_arguments
+
+    types = static_types(compiled.graph)
+    return [aligned_copy(a) for a in kernel_arguments(kernel, compiled.graph.constants, types, 0)]
+
+
 def head_to_head(kernel: Any, points: list[dict[str, Any]], compiled: Any, target: Any,
                  rounds: int = 5) -> list[float]:
     """Seconds per call of each knob point, built here and timed alternately for `rounds` rounds
     (median of each point's fastest repeats): the exhaustive search's minimum over many noisy
     points is biased low, a head-to-head is not."""
-    from onnxjit.compiler.tvm_api import IRModule, as_tensor
-    from onnxjit.runtime.executor import aligned_copy
     from onnxjit.schedules import schedule_kernel, select_template
-    from onnxjit.schedules.tuner import kernel_arguments
 
-    types = {n: (t.static_shape(), t.dtype) for n, t in compiled.graph.types.items() if t.is_static}
-    arrays = [aligned_copy(a) for a in kernel_arguments(kernel, compiled.graph.constants, types, 0)]
-    tensors = [as_tensor(a) for a in arrays]
+    arrays = kernel_data(kernel, compiled)
     template = select_template(kernel, target)
-    calls = []
-    for knobs in points:
-        func = schedule_kernel(kernel, target, template, knobs)
-        calls.append(target.build(IRModule({kernel.name: func}))[kernel.name])
+    calls = [bound_kernel(kernel, schedule_kernel(kernel, target, template, knobs), arrays, target)
+             for knobs in points]
     samples: list[list[float]] = [[] for _ in points]
     for _ in range(rounds):
-        for i, function in enumerate(calls):
-            samples[i].append(target.measure(lambda f=function: f(*tensors)).fastest)
+        for i, call in enumerate(calls):
+            samples[i].append(target.measure(call).fastest)
     return [sorted(s)[len(s) // 2] for s in samples]
 
 

@@ -22,20 +22,19 @@ from typing import Any
 import numpy as np
 import onnx
 
-from benchmarks.tuner_check import mixed_model
+from benchmarks.tuner_check import bound_kernel, kernel_data, mixed_model
 
 
-def _timed(build: Any, kernel: Any, arrays: list[np.ndarray], target: Any) -> tuple[float, list]:
-    from onnxjit.compiler.tvm_api import IRModule, as_tensor
+def _timed(func: Any, kernel: Any, arrays: list[np.ndarray], target: Any) -> tuple[float, list]:
+    """Median seconds per call of `func` (a version of `kernel`) on its own copy of `arrays`,
+    and the outputs it computed."""
     from onnxjit.runtime.executor import aligned_copy
 
-    build = build.with_attr("global_symbol", kernel.name)
-    function = target.build(IRModule({kernel.name: build}))[kernel.name]
     copies = [aligned_copy(a) for a in arrays]
-    tensors = [as_tensor(a) for a in copies]
-    function(*tensors)
+    call = bound_kernel(kernel, func, copies, target)
+    call()
     outputs = [np.array(a) for a in copies[len(kernel.inputs):]]
-    return target.measure(lambda: function(*tensors), repeats=9).median, outputs
+    return target.measure(call, repeats=9).median, outputs
 
 
 def compare(budget: float, threads: int, trials: int) -> list[dict[str, Any]]:
@@ -44,7 +43,7 @@ def compare(budget: float, threads: int, trials: int) -> list[dict[str, Any]]:
     from onnxjit.runtime.session import InferenceSession
     from onnxjit.schedules import schedule_kernel
     from onnxjit.schedules.choice import record_chooser
-    from onnxjit.schedules.tuner import TuneOptions, kernel_arguments
+    from onnxjit.schedules.tuner import TuneOptions
 
     model, feeds = mixed_model()
     rows = []
@@ -59,11 +58,10 @@ def compare(budget: float, threads: int, trials: int) -> list[dict[str, Any]]:
                       feeds=feeds)
         ours_wall = time.perf_counter() - start
         choose = record_chooser(session.records, target)
-        types = {n: (t.static_shape(), t.dtype) for n, t in compiled.graph.types.items() if t.is_static}
         distinct = {k.workload_key: k for k in compiled.kernels}.values()
         ms_wall = 0.0
         for kernel in distinct:
-            arrays = kernel_arguments(kernel, compiled.graph.constants, types, seed=0)
+            arrays = kernel_data(kernel, compiled)
             template, knobs = choose(kernel, target)
             ours_s, ours_out = _timed(schedule_kernel(kernel, target, template, knobs), kernel,
                                       arrays, target)

@@ -78,10 +78,15 @@ def compile_graph(graph: Graph, sig: InputSignature, target: Target,
             module = target.build(IRModule(funcs))
         except Exception as exc:  # noqa: BLE001
             raise BuildError(f"building {len(funcs)} kernels for {target.describe()} failed: {exc}") from exc
-    types = {n: (t.static_shape(), t.dtype) for n, t in spec.types.items() if t.is_static}
+    types = static_types(spec)
     plan = make_plan(steps, types, spec.inputs, spec.outputs, set(spec.constants))
     constants = {c: spec.constants[c] for c in plan.constants}
     return CompiledModel(spec, sig, tuple(kernels), choices, plan, module, constants)
+
+
+def static_types(graph: Graph) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Shape and dtype of every value of `graph` whose type is static."""
+    return {n: (t.static_shape(), t.dtype) for n, t in graph.types.items() if t.is_static}
 
 
 def _is_empty(shape: tuple[int, ...]) -> bool:

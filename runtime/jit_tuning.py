@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from onnxjit.compiler.pipeline import CompiledModel
+from onnxjit.compiler.pipeline import CompiledModel, static_types
 from onnxjit.schedules.records import RecordStore
 from onnxjit.schedules.tuner import TuneOptions, Tuner, WorkloadResult
 from onnxjit.targets.base import Target
@@ -55,7 +55,7 @@ def tune_compiled(compiled: CompiledModel, target: Target, store: RecordStore,
     With `feeds`, each kernel is tuned on the values it really receives from them (a recurrence
     fed random numbers may overflow, and then every candidate looks "wrong"); without, on seeded
     random data."""
-    types = {n: (t.static_shape(), t.dtype) for n, t in compiled.graph.types.items() if t.is_static}
+    types = static_types(compiled.graph)
     if values is None:
         values = observe_for_tuning(compiled, target, feeds) if feeds is not None else {}
     tuner = Tuner(target, store, options, progress)

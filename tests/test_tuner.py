@@ -11,6 +11,7 @@ import pytest
 from onnx import helper
 
 import onnxjit
+from onnxjit.compiler.pipeline import static_types
 from onnxjit.runtime.jit_tuning import tune_compiled
 from onnxjit.schedules import select_template
 from onnxjit.schedules.choice import record_chooser
@@ -31,7 +32,7 @@ def test_crash_hang_and_wrong_candidates_are_recorded_and_tuning_goes_on(tmp_pat
     store = RecordStore(tmp_path / "records.jsonl")
     session = onnxjit.InferenceSession(model, threads=1, records=store.path)
     compiled = session.compiled(feeds)
-    types = {n: (t.static_shape(), t.dtype) for n, t in compiled.graph.types.items() if t.is_static}
+    types = static_types(compiled.graph)
     options = TuneOptions(budget_s=120, build_workers=1, build_timeout_s=8, run_timeout_s=20)
     tuner = Tuner(session.target, store, options, select=lambda k, t: MisbehavingTemplate())
     (result,) = tuner.tune(compiled.kernels, compiled.graph.constants, types)
