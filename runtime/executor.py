@@ -1,9 +1,10 @@
 """The executor: binds a compiled model's buffers once, then runs its kernels in order.
 
 Per call it copies the feeds in, makes one packed-function call per kernel with pre-built argument
-lists, and copies the outputs out; nothing is allocated on the way. Large feeds (64-byte aligned,
-contiguous) are passed to the kernels in place and large outputs are written straight into fresh
-arrays instead: for memory-bound models the copies cost more than the kernels.
+lists, and copies the outputs out; nothing is allocated on the way. Large feeds (contiguous, with
+numpy's 16-byte alignment, which kernels are compiled for) are passed to the kernels in place and
+large outputs are written straight into fresh arrays instead: for memory-bound models the copies
+cost more than the kernels.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from onnxjit.compiler.errors import OnnxJitError
 from onnxjit.compiler.pipeline import CompiledModel
-from onnxjit.compiler.tvm_api import as_tensor
+from onnxjit.compiler.tvm_api import PARAM_ALIGNMENT, as_tensor
 from onnxjit.runtime.plan import ALIGN, KernelCall, nbytes
 
 ZERO_COPY_BYTES = 1 << 16  # below this, copying is cheaper than wrapping an array per call
@@ -83,6 +84,7 @@ class Executor:
         self._sites = self._zero_copy_sites()
         self._returned: dict[str, np.ndarray] = {}
         self._views: dict[str, tuple[np.ndarray, dict[tuple[int, ...], Any]]] = {}
+        self.last_in_place: frozenset[str] = frozenset()  # feeds the last call did not copy
 
     def _zero_copy_sites(self) -> dict[str, list[tuple[int, int, tuple[int, ...]]]]:
         """Large inputs/outputs that may be rebound per call -> (call, arg, view shape) sites."""
@@ -109,9 +111,13 @@ class Executor:
         fresh: dict[str, np.ndarray] = {}
         if self._sites:
             args = [list(a) for a in args]
+        in_place = []
         for name in self.plan.inputs:
-            if not (name in self._sites and self._bind(args, name, feeds[name])):
+            if name in self._sites and self._bind(args, name, feeds[name]):
+                in_place.append(name)
+            else:
                 np.copyto(self.arrays[name], feeds[name], casting="no")
+        self.last_in_place = frozenset(in_place)
         for name in names:
             if name in self._sites and name not in self.plan.inputs and name not in fresh:
                 fresh[name] = self._output_array(name)
@@ -142,7 +148,7 @@ class Executor:
             slot = self.plan.slots[name]
             if (array.dtype != slot.dtype or array.shape != slot.shape
                     or not array.flags.c_contiguous
-                    or array.__array_interface__["data"][0] % ALIGN):
+                    or array.__array_interface__["data"][0] % PARAM_ALIGNMENT):
                 return False
             try:
                 views = {shape: as_tensor(array.reshape(shape))
