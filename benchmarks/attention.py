@@ -60,10 +60,7 @@ def _vm_hwm_mb() -> float:
 def memory_probe(threads: int) -> None:
     """Child process: peak RSS added by onnxjit's first run of the S=16384 causal model."""
     import onnxjit
-    from onnxjit.runtime.executor import aligned_copy
-
     model, feeds = ROWS["c16384"][1]()
-    feeds = {k: aligned_copy(v) for k, v in feeds.items()}
     session = onnxjit.InferenceSession(model.SerializeToString(), threads=threads)
     session.executor(feeds)   # compiled and arena planned before the baseline is read
     before = _vm_hwm_mb()
@@ -86,7 +83,6 @@ def main(argv: list[str] | None = None) -> int:
         memory_probe(args.threads)
         return 0
     from onnxjit.runtime.compare import compare_with_onnxruntime
-    from onnxjit.runtime.executor import aligned_copy
 
     rows = [r for r in args.rows.split(",") if r]
     if args.save:
@@ -99,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
     for key in rows:
         title, build = ROWS[key]
         model, feeds = build()
-        feeds = {k: aligned_copy(v) for k, v in feeds.items()}
         repeats = min(args.repeats, 3) if key == "c16384" else args.repeats
         try:
             r = compare_with_onnxruntime(model, threads=args.threads, repeats=repeats, feeds=feeds)

@@ -7,7 +7,7 @@ residual blocks, 224x224, BatchNormalization after every conv, ReLU6 as Clip) wi
 weights pruned. Each row is one runtime/compare.py run: same feeds, fp32, N=1, 1 thread, interleaved
 rounds; NCHW in and out, so any layout change onnxjit makes is inside the timed call.
 
-    python -m benchmarks.conv [--rows NAME,...] [--repeats N] [--aligned] [--clock wall|thread]
+    python -m benchmarks.conv [--rows NAME,...] [--repeats N] [--clock wall|thread]
                               [--json out.json]
 
 --clock thread times both runtimes by the calling thread's CPU time (time.thread_time; both run
@@ -15,10 +15,7 @@ on that thread at 1 thread) in interleaved rounds: on a machine shared with othe
 the time the thread waits descheduled, which wall-clock medians cannot (cache interference stays).
 The speedup is then the median of per-round ratios.
 
---aligned passes 64-byte-aligned input arrays (to both runtimes). numpy's own large arrays are
-16-byte aligned, and onnxjit then copies each feed into its aligned arena before the first kernel
-(TVM kernels assume 64-byte alignment): a 3.2 MB copy for the 56x56 rows, which this flag leaves out
-so the rows measure the convolutions themselves.
+Feeds are plain numpy arrays (16-byte aligned), which onnxjit's kernels read in place.
 """
 from __future__ import annotations
 
@@ -32,7 +29,6 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxjit.runtime.compare import compare_with_onnxruntime
-from onnxjit.runtime.executor import aligned_copy
 
 COMMAND = "python -m benchmarks.conv"
 MBV2_BLOCKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
@@ -186,24 +182,19 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", default="", help="comma-separated row names (default: all)")
     ap.add_argument("--repeats", type=int, default=9)
-    ap.add_argument("--aligned", action="store_true", help="64-byte-aligned feeds (no input copy)")
     ap.add_argument("--clock", choices=("wall", "thread"), default="wall")
     ap.add_argument("--json", default="")
     args = ap.parse_args(argv)
     names = [r.strip() for r in args.rows.split(",") if r.strip()] or list(ROWS)
     load = os.getloadavg()[0]
-    feeds = "64-byte-aligned feeds" if args.aligned else "numpy feeds"
     print(f"| case | onnxjit ms | onnxruntime ms | speedup | goal | rel_err |  "
-          f"(load {load:.2f}, 1 thread, {feeds}, {args.clock} clock)")
+          f"(load {load:.2f}, 1 thread, numpy feeds, {args.clock} clock)")
     print("|---|---|---|---|---|---|")
     results = []
     for name in names:
         build, goal = ROWS[name]
         model = build()
         feeds = None
-        if args.aligned:
-            shape = tuple(d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim)
-            feeds = {"X": aligned_copy(np.random.default_rng(0).standard_normal(shape).astype(np.float32))}
         if args.clock == "thread":
             r = thread_clock_compare(model.SerializeToString(), feeds, args.repeats)
         else:
@@ -213,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {name} | {r['onnxjit_ms']:.3f} | {r['onnxruntime_ms']:.3f} | {r['speedup']:.2f}x | "
               f"≥{goal} | {r['rel_err']:.1e} |", flush=True)
     print(f"command: {COMMAND}" + (f" --rows '{args.rows}'" if args.rows else "")
-          + (" --aligned" if args.aligned else "") + (" --clock thread" if args.clock == "thread" else ""))
+          + (" --clock thread" if args.clock == "thread" else ""))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)

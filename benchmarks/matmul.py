@@ -7,11 +7,7 @@ output projection (1024x512 x 512x512), the Mamba-1 in/out projections (1024x256
 the calling thread and are timed by its CPU time (time.thread_time) in interleaved rounds; the
 ratio is the median of per-round ratios (> 1: onnxjit is faster), which survives a shared machine.
 
-    python -m benchmarks.matmul [--shapes MxKxN,...] [--repeats N] [--batched] [--aligned]
-
---aligned passes a 64-byte-aligned X: numpy's large arrays are 16-byte aligned and onnxjit copies
-such a feed into its aligned arena first (TVM kernels assume 64-byte alignment), which is ~5% of a
-256x1024x512 MatMul; the flag leaves that copy out so the rows measure the kernels.
+    python -m benchmarks.matmul [--shapes MxKxN,...] [--repeats N] [--batched]
 """
 from __future__ import annotations
 
@@ -23,7 +19,6 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from benchmarks.conv import thread_clock_compare
-from onnxjit.runtime.executor import aligned_copy
 
 SHAPES = ((1024, 512, 1536), (1024, 512, 512), (1024, 256, 1024), (1024, 512, 256),
           (256, 1024, 512), (1, 4096, 4096), (128, 768, 3072))
@@ -55,17 +50,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="comma-separated MxKxN")
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--batched", action="store_true", help="X as [1, M, K] (a model's activations)")
-    ap.add_argument("--aligned", action="store_true", help="64-byte-aligned X (no feed copy)")
     args = ap.parse_args(argv)
     print(f"MatMul fp32, 1 thread, thread clock, load {os.getloadavg()[0]:.2f}"
-          f"{', aligned X' if args.aligned else ''}{', X [1, M, K]' if args.batched else ''}")
+          f"{', X [1, M, K]' if args.batched else ''}")
     print(f"{'shape MxKxN':>18} {'onnxjit ms':>11} {'ort ms':>9} {'GF/s jit':>9} {'GF/s ort':>9} "
           f"{'ratio':>6}")
     for text in args.shapes.split(","):
         m, k, n = _shape(text)
         rng = np.random.default_rng(1)
         x = rng.standard_normal(((1,) if args.batched else ()) + (m, k)).astype(np.float32)
-        x = aligned_copy(x) if args.aligned else x
         r = thread_clock_compare(matmul_model(m, k, n, args.batched), {"X": x}, args.repeats)
         flop = 2e-6 * m * k * n
         print(f"{text:>18} {r['onnxjit_ms']:11.3f} {r['onnxruntime_ms']:9.3f} "

@@ -44,7 +44,6 @@ def _cpu() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from onnxjit.runtime.compare import compare_with_onnxruntime
-    from onnxjit.runtime.executor import aligned_copy
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(EXAMPLES))
@@ -63,8 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models.split(","):
         example = EXAMPLES[name]
         model, feeds = build(name, "bench")
-        # 64-byte aligned feeds, the same arrays for both runtimes (onnxjit binds them in place).
-        feeds = {k: aligned_copy(v) for k, v in feeds.items()}
         try:
             r = compare_with_onnxruntime(model, threads=args.threads, repeats=args.repeats,
                                          feeds=feeds, tune=args.tune, records=args.records,

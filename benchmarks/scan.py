@@ -185,7 +185,6 @@ def _cpu_clock_row(model: onnx.ModelProto, feeds: dict[str, np.ndarray],
 
 def main(argv: list[str] | None = None) -> int:
     from onnxjit.runtime.compare import compare_with_onnxruntime
-    from onnxjit.runtime.executor import aligned_copy
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", default=",".join(ROWS))
@@ -203,9 +202,6 @@ def main(argv: list[str] | None = None) -> int:
     for key in args.rows.split(","):
         title, build = ROWS[key]
         model, feeds = build()
-        # 64-byte aligned feeds (both runtimes get the same arrays): onnxjit then passes them to
-        # its kernels in place; an unaligned feed costs onnxjit one copy per call.
-        feeds = {k: aligned_copy(v) for k, v in feeds.items()}
         try:
             if args.clock == "cpu":
                 jit_ms, ort_ms, rel = _cpu_clock_row(model, feeds, args.repeats)

@@ -1,10 +1,10 @@
 """The executor: binds a compiled model's buffers once, then runs its kernels in order.
 
 Per call it copies the feeds in, makes one packed-function call per kernel with pre-built argument
-lists, and copies the outputs out; nothing is allocated on the way. Large feeds (contiguous, with
-numpy's 16-byte alignment, which kernels are compiled for) are passed to the kernels in place and
-large outputs are written straight into fresh arrays instead: for memory-bound models the copies
-cost more than the kernels.
+lists, and copies the outputs out; nothing is allocated on the way. Large feeds are passed to the
+kernels in place (contiguous ones, 64-byte aligned, or with numpy's 16 bytes when every kernel
+reading them streams: schedules/base.py) and large outputs are written straight into fresh arrays
+instead: for memory-bound models the copies cost more than the kernels.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from onnxjit.compiler.errors import OnnxJitError
 from onnxjit.compiler.pipeline import CompiledModel
 from onnxjit.compiler.tvm_api import PARAM_ALIGNMENT, as_tensor
 from onnxjit.runtime.plan import ALIGN, KernelCall, nbytes
+from onnxjit.schedules import template_by_name
 
 ZERO_COPY_BYTES = 1 << 16  # below this, copying is cheaper than wrapping an array per call
 
@@ -82,6 +83,8 @@ class Executor:
             self.calls.append((function, tuple(tensors[a] for a in step.args), step))
 
         self._sites = self._zero_copy_sites()
+        self._alignment = {name: self._feed_alignment(compiled, sites)
+                           for name, sites in self._sites.items()}
         self._returned: dict[str, np.ndarray] = {}
         self._views: dict[str, tuple[np.ndarray, dict[tuple[int, ...], Any]]] = {}
         self.last_in_place: frozenset[str] = frozenset()  # feeds the last call did not copy
@@ -103,6 +106,17 @@ class Executor:
                 if owner in candidates:
                     sites.setdefault(owner, []).append((ci, ai, plan.slots[value].shape))
         return sites
+
+    def _feed_alignment(self, compiled: CompiledModel,
+                        sites: list[tuple[int, int, tuple[int, ...]]]) -> int:
+        """The alignment a value needs to be passed in place: PARAM_ALIGNMENT if every kernel
+        reading it streams its inputs, else 64 bytes (a copy beats split loads)."""
+        for ci, _, _ in sites:
+            choice = compiled.choices.get(self.calls[ci][2].kernel)
+            template = template_by_name(choice[0]) if choice else None
+            if template is None or not template.streams_inputs:
+                return ALIGN
+        return PARAM_ALIGNMENT
 
     def run(self, feeds: Mapping[str, np.ndarray], outputs: list[str] | None = None,
             profile: dict[str, list[float]] | None = None) -> list[np.ndarray]:
@@ -148,7 +162,7 @@ class Executor:
             slot = self.plan.slots[name]
             if (array.dtype != slot.dtype or array.shape != slot.shape
                     or not array.flags.c_contiguous
-                    or array.__array_interface__["data"][0] % PARAM_ALIGNMENT):
+                    or array.__array_interface__["data"][0] % self._alignment[name]):
                 return False
             try:
                 views = {shape: as_tensor(array.reshape(shape))

@@ -25,6 +25,7 @@ F32 = "float32"
 
 class CausalConvTemplate(ScheduleTemplate):
     name = "causal_conv"
+    streams_inputs = True
 
     def _spec(self, kernel: Kernel) -> dict[str, Any] | None:
         if kernel.op_types != ("CausalConvWithState",):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 class CumSumTemplate(ScheduleTemplate):
     name = "cumsum"
+    streams_inputs = True
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
         spec = _spec(kernel)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 class ElementwiseTemplate(ScheduleTemplate):
     name = "elementwise"
+    streams_inputs = True
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
         return target.simd_cpu and kernel.kind in (OpKind.ELEMENTWISE, OpKind.INJECTIVE)

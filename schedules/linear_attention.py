@@ -31,6 +31,7 @@ F32 = "float32"
 
 class LinearAttentionTemplate(ScheduleTemplate):
     name = "linear_attention"
+    streams_inputs = True
 
     def _spec(self, kernel: Kernel) -> dict[str, Any] | None:
         if kernel.op_types != ("LinearAttention",):

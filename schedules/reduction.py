@@ -97,6 +97,7 @@ def _row_lanes(k: int, lanes: int) -> int:
 
 class ReductionTemplate(ScheduleTemplate):
     name = "reduction"
+    streams_inputs = True
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
         return target.simd_cpu and kernel.kind is OpKind.REDUCTION

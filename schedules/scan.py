@@ -31,6 +31,7 @@ F32 = "float32"
 
 
 class _RecurrenceTemplate(ScheduleTemplate):
+    streams_inputs = True
     op: str
     n_params: tuple[int, ...]
 

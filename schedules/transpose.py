@@ -47,6 +47,7 @@ def transposed_axis(sch: Schedule) -> int | None:
 
 class TransposeTemplate(ScheduleTemplate):
     name = "transpose"
+    streams_inputs = True
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
         if not target.simd_cpu or kernel.kind is not OpKind.INJECTIVE:
