@@ -5,9 +5,13 @@
 //   const { y } = model.run({ a: Float32Array, b: Float32Array });   // {name: typed array}
 //
 // The artifact is what `onnxjit.targets.wasm.model.WasmModel.save` writes: model.wasm (kernels,
-// graph function, weights; no imports) and model.json (inputs/outputs: name, shape, dtype and
-// where they live in linear memory). One run copies the inputs in, makes one call into wasm
-// (`onnxjit_run`), and copies the outputs out.
+// graph function, weights; no imports), model.relaxed.wasm (the same with relaxed SIMD: FMA) and
+// model.json (inputs/outputs: name, shape, dtype and where they live in linear memory; "modules":
+// the variants, best first, with the engine features each needs). loadModel fetches only the
+// first module this engine validates (relaxed SIMD: Chrome 114+, Node 22+; Node 20 only with
+// --experimental-wasm-relaxed-simd), `model.variant` names it; options.variant picks one.
+// One run copies the inputs in, makes one call into wasm (`onnxjit_run`), and copies the
+// outputs out.
 //
 // Zero copy: inputs and outputs have fixed places in the module's memory, so a caller may write
 // the inputs there itself and read the outputs there:
@@ -49,15 +53,49 @@ async function readBytes(url) {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-/** Loads model.json and the .wasm it names (relative to it). options.threads: threads of the
- *  threads variant, this one included (default: what it was compiled for). */
+// A module whose one function is f32x4.relaxed_madd: engines without relaxed SIMD refuse it
+// (onnxjit.targets.wasm.variants.RELAXED_PROBE holds the same bytes).
+const FEATURE_PROBES = {
+  'relaxed-simd': new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b,
+    0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20,
+    0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b]),
+};
+
+/** Whether this engine runs modules that need `features` (names, as in manifest.modules). */
+export function supportsFeatures(features) {
+  return features.every((name) => FEATURE_PROBES[name] !== undefined &&
+                                  WebAssembly.validate(FEATURE_PROBES[name]));
+}
+
+/** The manifest with `wasm`, `variant` and `features` of the module to load: options.variant
+ *  if given, else the first of manifest.modules this engine validates, else the last (the
+ *  fallback; if the engine refuses it too, compiling it says why). */
+export function chooseModule(manifest, options = {}) {
+  const modules = manifest.modules ??
+    [{ variant: 'simd128', wasm: manifest.wasm, features: manifest.features ?? [] }];
+  const chosen = options.variant !== undefined
+    ? modules.find((m) => m.variant === options.variant)
+    : modules.find((m) => supportsFeatures(m.features)) ?? modules[modules.length - 1];
+  if (chosen === undefined) {
+    throw new Error(`onnxjit: this model has no ${options.variant} module ` +
+                    `(it has ${modules.map((m) => m.variant).join(', ')})`);
+  }
+  return { ...manifest, wasm: chosen.wasm, variant: chosen.variant, features: chosen.features };
+}
+
+/** Loads model.json and the one .wasm it lists that this engine runs best (relative to it).
+ *  options.threads: threads of the threads variant, this one included (default: what it was
+ *  compiled for); options.variant: load that module ('simd128', 'relaxed-simd'). */
 export async function loadModel(manifestLocation, options = {}) {
   const url = await toUrl(manifestLocation);
-  const manifest = JSON.parse(new TextDecoder().decode(await readBytes(url)));
+  const manifest = chooseModule(JSON.parse(new TextDecoder().decode(await readBytes(url))),
+                                options);
   return createModel(await readBytes(new URL(manifest.wasm, url)), manifest, options);
 }
 
-/** A model from the .wasm bytes (or a compiled WebAssembly.Module) and its manifest object. */
+/** A model from the .wasm bytes (or a compiled WebAssembly.Module) and its manifest object
+ *  (chooseModule's: `variant` and `features` name the module these bytes are). */
 export async function createModel(wasm, manifest, options = {}) {
   const module = wasm instanceof WebAssembly.Module ? wasm : await compile(wasm, manifest);
   if (!manifest.memory?.shared) {
@@ -80,9 +118,10 @@ async function compile(bytes, manifest) {
     return await WebAssembly.compile(bytes);
   } catch (error) {
     if (!manifest.features?.includes('relaxed-simd')) throw error;
-    throw new Error('onnxjit: this model was built with relaxed SIMD (target wasm-relaxed), ' +
+    throw new Error('onnxjit: this module was built with relaxed SIMD (target wasm-relaxed), ' +
                     'which this engine refuses (Node 20: run node ' +
-                    '--experimental-wasm-relaxed-simd; Chromium 114+ ships it): ' + error.message);
+                    '--experimental-wasm-relaxed-simd; Chromium 114+ and Node 22+ ship it; ' +
+                    'target wasm also carries a SIMD128 module): ' + error.message);
   }
 }
 
@@ -134,6 +173,7 @@ export class WasmModel {
   constructor(instance, manifest, memory = undefined) {
     this.exports = instance.exports;
     this.manifest = manifest;
+    this.variant = manifest.variant ?? 'simd128';   // the instruction-set variant running
     this.memory = memory ?? this.exports.memory;
     this.workers = [];
     this.exports._initialize?.();

@@ -23,17 +23,30 @@ from onnxjit.compiler.errors import OnnxJitError
 FFI_ANY_BYTES = 16        # sizeof(TVMFFIAny) on wasm32 (checked by tvmwasm_layout(0))
 
 
+def engine_config(threads: bool = False) -> Any:
+    """The wasmtime configuration every onnxjit module runs under."""
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.cranelift_opt_level = "speed"
+    # Relaxed SIMD (the "relaxed-simd" variant, targets/wasm/variants.py) is on by default in
+    # wasmtime >= 15; said here so an older default cannot silently drop the variant. Not the
+    # deterministic mode: that one emulates relaxed_madd as mul + add, which is what the
+    # variant exists to avoid (native FMA on x86 with FMA, and aarch64).
+    config.wasm_relaxed_simd = True
+    config.wasm_relaxed_simd_deterministic = False
+    if threads:
+        config.wasm_threads = True
+        config.shared_memory = True
+    return config
+
+
 def _engine(threads: bool = False) -> Any:
     # One per instance, not a module-level cache: wasmtime objects still alive while the
     # interpreter tears its modules down fail in __del__ ("'NoneType' object is not callable").
     import wasmtime
 
-    config = wasmtime.Config()
-    config.cranelift_opt_level = "speed"
-    if threads:
-        config.wasm_threads = True
-        config.shared_memory = True
-    return wasmtime.Engine(config)
+    return wasmtime.Engine(engine_config(threads))
 
 
 def _shared_memory(engine: Any, module: Any) -> Any:
@@ -109,7 +122,7 @@ class WasmExecutor:
 
     def __init__(self, wasm: bytes, manifest: Mapping[str, Any], model: Any = None) -> None:
         self.manifest = manifest
-        self.model = model          # the WasmModel artifact (model.save(dir) for JS hosts)
+        self._model = model         # the WasmModel artifact, or what links it on first use
         self.instance = WasmInstance(wasm)
         self._run = self.instance.function("onnxjit_run")
         self._regions = {"arena": int(self.instance.function("onnxjit_arena")()),
@@ -117,6 +130,13 @@ class WasmExecutor:
         self.inputs = [entry["name"] for entry in manifest["inputs"]]
         self.outputs = [entry["name"] for entry in manifest["outputs"]]
         self._entries = {e["name"]: e for e in (*manifest["inputs"], *manifest["outputs"])}
+
+    @property
+    def model(self) -> Any:
+        """The WasmModel artifact, every variant (model.save(dir) for JS hosts)."""
+        if callable(self._model):
+            self._model = self._model()
+        return self._model
 
     def _view(self, name: str) -> np.ndarray:
         entry = self._entries[name]

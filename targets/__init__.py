@@ -1,5 +1,6 @@
 """Targets by name: "cpu", "cuda" (sm_80; "cuda:sm_90"; alias "gpu"), "webgpu" and "wasm"
-("wasm-node": the same modules, tuned in V8; "wasm-relaxed": with relaxed SIMD, opt-in)."""
+(relaxed-SIMD and SIMD128 modules, hosts run the best their engine supports; "wasm-node": tuned in
+V8; "wasm-simd128" / "wasm-relaxed": that instruction set only)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -27,16 +28,17 @@ def _webgpu(threads: int | None) -> Target:
     return WebGpuTarget(threads)
 
 
-def _wasm(threads: int | None, engine: str = "wasmtime", relaxed: bool = False) -> Target:
+def _wasm(threads: int | None, engine: str = "wasmtime", variant: str = "auto") -> Target:
     from onnxjit.targets.wasm import WasmTarget
 
-    return WasmTarget(threads, engine=engine, relaxed_simd=relaxed)
+    return WasmTarget(threads, engine=engine, variant=variant)
 
 
 _FACTORIES: dict[str, Callable[[int | None], Target]] = {
     "cpu": _cpu, "cuda": _cuda, "gpu": _cuda, "webgpu": _webgpu, "wasm": _wasm,
     "wasm-node": lambda threads: _wasm(threads, "node"),
-    "wasm-relaxed": lambda threads: _wasm(threads, relaxed=True),
+    "wasm-relaxed": lambda threads: _wasm(threads, variant="relaxed-simd"),
+    "wasm-simd128": lambda threads: _wasm(threads, variant="simd128"),
     "cuda:sm_90": lambda threads: _cuda(threads, "sm_90"),
 }
 

@@ -7,6 +7,12 @@ TVM's LLVM backend for wasm32, and linked by zig's wasm-ld with a generated grap
 tuner measures candidates there ("wasm") or in Node.js/V8 ("wasm-node"). threads > 1 builds the
 threads variant (shared memory; the JS host runs the worker pool). See
 shared/notes/wasm-target.md for the recipe and its measurements.
+
+Instruction sets (targets/wasm/variants.py): "wasm" builds a relaxed-SIMD module and a plain
+SIMD128 one, and each host runs the best its engine supports; "wasm-simd128" and "wasm-relaxed"
+build one of them only. Kernels are compiled, and tuning candidates timed, for the variant the
+measuring engine runs (the fingerprint names it); the other is compiled from the same schedules
+when the whole artifact is linked.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from onnxjit.compiler import tvm_api
@@ -21,6 +28,8 @@ from onnxjit.compiler.errors import OnnxJitError
 from onnxjit.targets.base import MeasureResult, Target, fingerprint_versions, time_calls
 from onnxjit.targets.wasm.fastmath import wasm_fast_math
 from onnxjit.targets.wasm.toolchain import link, tvm_wasm_target, zig_version
+from onnxjit.targets.wasm.variants import (RELAXED, SCALAR, SIMD128, VARIANTS, Variant,
+                                           node_runs, wasmtime_runs)
 
 __all__ = ["WasmObject", "WasmTarget"]
 TUNING_SHARED_MEMORY = 1 << 30   # max memory of a threaded single-kernel module (tuning)
@@ -35,38 +44,65 @@ class WasmObject:
     simd: bool
     threads: int = 1            # > 1: the threads variant (shared memory, atomics)
     relaxed_simd: bool = False  # uses relaxed SIMD (engines without it refuse the module)
+    # The scheduled IRModule, to compile the artifact's other instruction-set variants from.
+    source: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def variant(self) -> Variant:
+        return RELAXED if self.relaxed_simd else SIMD128 if self.simd else SCALAR
 
 
 class WasmTarget(Target):
     """`engine`: where the tuner times candidates: "wasmtime" (Cranelift, in-process) or "node"
     (V8, what browsers run; the two rank some tilings differently). Sessions run in wasmtime.
 
-    `relaxed_simd` (target "wasm-relaxed"): a * b + c becomes f32x4.relaxed_madd (FMA where the
-    CPU has it) and float min/max relaxed_min/max (NaN and -0 results engine-defined). Chromium
-    (114+) and wasmtime run such modules; Node 20 only with --experimental-wasm-relaxed-simd,
-    other engines refuse them, so the default build stays plain SIMD128.
+    `variant`: the instruction sets the artifact carries (targets/wasm/variants.py). "auto"
+    (target "wasm"): relaxed SIMD and plain SIMD128 modules, hosts pick the best their engine
+    validates; "simd128" (target "wasm-simd128") or "relaxed-simd" ("wasm-relaxed"): that one
+    only. `measured` is the one the engine here runs: what sessions run and the tuner times.
     """
 
     name = "wasm"
     simd_cpu = True
 
     def __init__(self, threads: int | None = None, simd: bool = True,
-                 engine: str = "wasmtime", relaxed_simd: bool = False) -> None:
+                 engine: str = "wasmtime", variant: str = "auto") -> None:
         if threads is not None and threads < 1:
             raise OnnxJitError(f"threads must be >= 1, got {threads}")
         if engine not in ("wasmtime", "node"):
             raise OnnxJitError(f"unknown wasm engine {engine!r}: 'wasmtime' or 'node'")
-        if relaxed_simd and (engine != "wasmtime" or not simd):
-            raise OnnxJitError("relaxed SIMD builds are tuned in wasmtime (Node 20 needs a flag "
-                               "for them) and need SIMD128")
+        if variant not in ("auto", SIMD128.name, RELAXED.name):
+            raise OnnxJitError(f"unknown wasm variant {variant!r}: 'auto', 'simd128' or "
+                               "'relaxed-simd'")
+        if variant == RELAXED.name and not simd:
+            raise OnnxJitError("relaxed SIMD builds need SIMD128")
         # One thread unless asked: the threads variant needs shared memory, which browsers give
         # only to cross-origin-isolated pages, and a worker pool the host starts.
         self.threads = threads or 1
         self.simd = simd
         self.engine = engine
-        self.relaxed_simd = relaxed_simd
+        # Best first: hosts run the first one their engine validates.
+        self.variants: tuple[Variant, ...] = (
+            (SCALAR,) if not simd else (RELAXED, SIMD128) if variant == "auto"
+            else (VARIANTS[variant],))
         # (tuning workers rebuild the target from its name)
-        self.name = "wasm-node" if engine == "node" else "wasm-relaxed" if relaxed_simd else "wasm"
+        self.name = ("wasm-node" if engine == "node" else "wasm" if variant == "auto"
+                     else "wasm-relaxed" if variant == RELAXED.name else "wasm-simd128")
+
+    @cached_property
+    def measured(self) -> Variant:
+        """The variant this target's engine runs: sessions run it, the tuner times it."""
+        runs = (lambda v: wasmtime_runs(v)) if self.engine == "wasmtime" else node_runs
+        for variant in self.variants:
+            if runs(variant):
+                return variant
+        raise OnnxJitError(f"target {self.name}: the {self.engine} engine here does not run "
+                           f"{self.variants[0].name} (Node 20 needs "
+                           "--experimental-wasm-relaxed-simd; use target wasm or wasm-simd128)")
+
+    @property
+    def relaxed_simd(self) -> bool:
+        return self.measured.relaxed_simd
 
     # Vector registers a register tile may fill (accumulators + B vectors + one A broadcast):
     # engines map wasm locals onto x86's 16 xmm registers, V8 keeps one as scratch and each
@@ -83,14 +119,17 @@ class WasmTarget(Target):
         """fp32 lanes of one wasm SIMD128 vector (1: scalar wasm)."""
         return 4 if self.simd else 1
 
-    def tvm_target(self) -> Any:
-        return tvm_wasm_target(self.simd, self.threads, self.relaxed_simd)
+    def tvm_target(self, variant: Variant | None = None) -> Any:
+        variant = variant or self.measured
+        return tvm_wasm_target(variant.simd, self.threads, variant.relaxed_simd)
 
     def fingerprint(self) -> dict[str, Any]:
         from importlib.metadata import version
 
         return {"target": self.name, "simd128": self.simd, "threads": self.threads,
-                "relaxed_simd": self.relaxed_simd,
+                # the module records are timed on (an engine without relaxed SIMD times the
+                # SIMD128 one, and ranks tiles for mul + add instead of FMA)
+                "variant": self.measured.name,
                 # records are measured in this engine: another one may rank differently
                 "engine": self._engine_version(version), "zig": zig_version(),
                 **fingerprint_versions()}
@@ -106,23 +145,38 @@ class WasmTarget(Target):
                                check=False).stdout.strip() if node else "absent"
         return f"node-{found}"
 
-    def build(self, mod: Any) -> WasmObject:
+    def build(self, mod: Any, variant: Variant | None = None) -> WasmObject:
+        """The kernels of `mod` as one wasm32 object, for `variant` (default: the measured one;
+        `objects` compiles the artifact's others from the same IRModule when it is linked)."""
+        variant = variant or self.measured
         with wasm_fast_math():
-            executable = tvm_api.compile_module(mod, self.tvm_target())
+            executable = tvm_api.compile_module(mod, self.tvm_target(variant))
         with tempfile.TemporaryDirectory(prefix="onnxjit-wasm-") as tmp:
             path = os.path.join(tmp, "kernels.o")
             tvm_api.write_object(executable, path)
             with open(path, "rb") as f:
                 data = f.read()
         names = tuple(str(gv.name_hint) for gv in mod.functions.keys())
-        return WasmObject(data, names, self.simd, self.threads, self.relaxed_simd)
+        return WasmObject(data, names, variant.simd, self.threads, variant.relaxed_simd, mod)
+
+    def objects(self, built: WasmObject) -> list[WasmObject]:
+        """`built` in every variant the artifact carries, best first (compiling the missing ones
+        from its IRModule)."""
+        return [built if built.variant == v else self.build(built.source, v)
+                for v in self.variants]
 
     def executor(self, compiled: Any) -> Any:
+        """Runs the measured variant in wasmtime; its `model` (the whole artifact, every
+        variant) is linked on first use, so sessions that never export skip the other build."""
         from onnxjit.runtime.wasm_host import WasmExecutor
         from onnxjit.targets.wasm.model import link_model
 
-        model = link_model(compiled)
-        return WasmExecutor(model.wasm, model.manifest, model)
+        built: WasmObject | None = compiled.module
+        here = link_model(compiled, [built])
+        if built is None or len(self.variants) == 1:
+            return WasmExecutor(here.module(), here.manifest, here)
+        return WasmExecutor(here.module(), here.manifest,
+                            lambda: link_model(compiled, self.objects(built)))
 
     def measure(self, call: Callable[[], None], repeats: int = 7,
                 min_seconds: float = 0.01) -> MeasureResult:

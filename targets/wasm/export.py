@@ -1,14 +1,16 @@
 """Writes a model as a web-ready folder: the .wasm artifact, the JS host and the demo page.
 
     python -m onnxjit.targets.wasm.export MODEL.onnx OUT_DIR [--seed 0] [--dim NAME=SIZE]
-                                          [--threads N] [--relaxed-simd]
+                                          [--threads N] [--target wasm|wasm-simd128|wasm-relaxed]
     cd OUT_DIR && python -m http.server      # then open http://127.0.0.1:8000/index.html
 
 With --threads N > 1 (the threads variant) the page needs shared memory, so serve it with the
 headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp.
 
-OUT_DIR gets model.wasm, model.json, wasm_host.mjs, index.html, the seeded random feeds as
-input{i}.bin and onnxruntime's outputs on them as expected{i}.bin, so the page shows rel_err.
+OUT_DIR gets model.json, model.wasm (SIMD128) and model.relaxed.wasm (relaxed SIMD; the page
+loads it where the browser supports it; --target wasm-simd128 or wasm-relaxed: one of them only),
+wasm_host.mjs, index.html, the seeded random feeds as input{i}.bin and onnxruntime's outputs on
+them as expected{i}.bin, so the page shows rel_err.
 """
 from __future__ import annotations
 
@@ -59,11 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="size of a symbolic input dimension (repeatable)")
     ap.add_argument("--threads", type=int, default=1,
                     help="threads (> 1: the threads variant, shared memory + a Worker pool)")
-    ap.add_argument("--relaxed-simd", action="store_true",
-                    help="relaxed SIMD (FMA): Chromium 114+; Node 20 only with a flag")
+    ap.add_argument("--target", choices=("wasm", "wasm-simd128", "wasm-relaxed"), default="wasm",
+                    help="wasm: relaxed-SIMD and SIMD128 modules, the host picks (default); "
+                         "wasm-simd128 / wasm-relaxed: that one only")
     args = ap.parse_args(argv)
-    session = InferenceSession(args.model, target="wasm-relaxed" if args.relaxed_simd else "wasm",
-                               threads=args.threads)
+    session = InferenceSession(args.model, target=args.target, threads=args.threads)
     feeds = random_feeds(session.get_inputs(), args.seed, parse_dims(args.dim))
     expected = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"]).run(None, feeds)
     export_web(session, args.out, feeds, expected)

@@ -1,7 +1,13 @@
-"""A compiled model as one standalone .wasm plus a JSON manifest (the artifact hosts load).
+"""A compiled model as one standalone .wasm per instruction-set variant plus a JSON manifest.
 
-    model.wasm   kernels (TVM wasm32 object) + graph function + runtime shim + weights segment
-    model.json   inputs/outputs: name, shape, dtype, where they live in linear memory
+    model.wasm          kernels (TVM wasm32 object) + graph function + runtime shim + weights
+    model.relaxed.wasm  the same, kernels compiled with relaxed SIMD (target "wasm", the default)
+    model.json          inputs/outputs: name, shape, dtype, where they live in linear memory;
+                        "modules": the variants, best first, with the engine features each needs;
+                        "wasm": the fallback module (needs SIMD128 only, unless it is the only one)
+
+Every variant has the same graph function, arena and weights, so one manifest describes them
+all; a host loads only the first module its engine validates.
 
 Hosts: runtime/wasm_host.py (wasmtime), runtime/wasm_host.mjs (Node.js and browsers).
 """
@@ -10,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +25,7 @@ import numpy as np
 
 from onnxjit.targets.wasm.graph_c import graph_source
 from onnxjit.targets.wasm.toolchain import PAGE, link, memory_limits
+from onnxjit.targets.wasm.variants import SIMD128, VARIANTS
 
 if TYPE_CHECKING:
     from onnxjit.compiler.pipeline import CompiledModel
@@ -26,19 +34,41 @@ if TYPE_CHECKING:
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
 HOST_MODULE = RUNTIME_DIR / "wasm_host.mjs"    # the ES module (Node.js and browsers)
 NODE_RUNNER = RUNTIME_DIR / "wasm_run.mjs"     # node wasm_run.mjs MODEL.json DIR [--repeats N]
+#                                                   [--variant V]: prints {"variant": ...}
 
 
 @dataclass(frozen=True)
 class WasmModel:
-    wasm: bytes = field(repr=False)
+    modules: tuple[tuple[str, bytes], ...] = field(repr=False)   # (variant, .wasm), best first
     manifest: dict[str, Any]
 
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.modules)
+
+    def module(self, variant: str | None = None) -> bytes:
+        """The .wasm of `variant` (default: the best one)."""
+        if variant is None:
+            return self.modules[0][1]
+        found = dict(self.modules).get(variant)
+        if found is None:
+            raise KeyError(f"this artifact has no {variant} module (it has {self.variants})")
+        return found
+
     def save(self, directory: str | os.PathLike[str], stem: str = "model") -> Path:
-        """Writes STEM.wasm and STEM.json into `directory`; returns the .json path."""
+        """Writes STEM.json and each variant's STEM[.suffix].wasm into `directory`; returns
+        the .json path."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"{stem}.wasm").write_bytes(self.wasm)
-        manifest = {**self.manifest, "wasm": f"{stem}.wasm"}
+        entries = []
+        for name, wasm in self.modules:
+            variant = VARIANTS[name]
+            file = f"{stem}{variant.suffix}.wasm"
+            (out / file).write_bytes(wasm)
+            entries.append({"variant": name, "wasm": file, "features": list(variant.features)})
+        manifest = {**self.manifest, "modules": entries, "wasm": entries[-1]["wasm"]}
+        if entries[-1]["features"]:
+            manifest["features"] = entries[-1]["features"]   # (older hosts name it on refusal)
         path = out / f"{stem}.json"
         path.write_text(json.dumps(manifest, indent=1))
         return path
@@ -58,35 +88,40 @@ def read_outputs(directory: str | os.PathLike[str], manifest: dict[str, Any]) ->
             .reshape(e["shape"]) for i, e in enumerate(manifest["outputs"])]
 
 
-def link_model(compiled: CompiledModel) -> WasmModel:
-    """Links the compiled model's kernels with its generated graph function into one .wasm."""
-    built: WasmObject | None = compiled.module
+def link_model(compiled: CompiledModel, objects: Sequence[WasmObject | None]) -> WasmModel:
+    """Links each object (the compiled model's kernels in one instruction-set variant, best
+    first; None: a model without kernels) with the generated graph function into a .wasm."""
     folded = {o: compiled.graph.constants[o] for o in compiled.plan.outputs
               if o in compiled.graph.constants}
     source = graph_source(compiled.plan, compiled.constants, folded, "weights.bin")
+    threads = max((o.threads for o in objects if o is not None), default=1)
+    shared = shared_memory_bytes(compiled.plan.arena_bytes + len(source.weights)) \
+        if threads > 1 else 0
+    modules: list[tuple[str, bytes]] = []
     with tempfile.TemporaryDirectory(prefix="onnxjit-wasm-") as tmp:
         work = Path(tmp)
         (work / "weights.bin").write_bytes(source.weights)
         (work / "graph.c").write_text(source.c_source)
-        sources = [work / "graph.c"]
-        if built is not None:
-            (work / "kernels.o").write_bytes(built.object_bytes)
-            sources.append(work / "kernels.o")
-        out = work / "model.wasm"
-        threads = built.threads if built is not None else 1
-        shared = shared_memory_bytes(compiled.plan.arena_bytes + len(source.weights)) \
-            if threads > 1 else 0
-        link(sources, out, ["onnxjit_run", "onnxjit_step", "onnxjit_arena", "onnxjit_weights"],
-             simd=built.simd if built is not None else True, include_dirs=[work],
-             shared_memory=shared)
-        wasm = out.read_bytes()
-        manifest = dict(source.manifest, threads=threads)
-        if built is not None and built.relaxed_simd:
-            manifest["features"] = ["relaxed-simd"]   # (hosts name it when an engine refuses)
-        if shared:
-            initial, maximum = memory_limits(wasm)
-            manifest["memory"] = {"shared": True, "initial": initial, "maximum": maximum}
-        return WasmModel(wasm, manifest)
+        for built in objects:
+            sources = [work / "graph.c"]
+            if built is not None:
+                (work / "kernels.o").write_bytes(built.object_bytes)
+                sources.append(work / "kernels.o")
+            out = work / "model.wasm"
+            link(sources, out, ["onnxjit_run", "onnxjit_step", "onnxjit_arena",
+                                "onnxjit_weights"],
+                 simd=built.simd if built is not None else True, include_dirs=[work],
+                 shared_memory=shared)
+            variant = built.variant if built is not None else SIMD128
+            modules.append((variant.name, out.read_bytes()))
+    manifest = dict(source.manifest, threads=threads)
+    if shared:
+        # One shared memory serves whichever module a host picks: the largest initial size
+        # (the maximum is the same, shared_memory_bytes).
+        limits = [memory_limits(wasm) for _, wasm in modules]
+        manifest["memory"] = {"shared": True, "initial": max(i for i, _ in limits),
+                              "maximum": limits[0][1]}
+    return WasmModel(tuple(modules), manifest)
 
 
 def shared_memory_bytes(static: int) -> int:

@@ -67,17 +67,51 @@ RELAXED_MADD = b"\xfd\x85\x02"   # f32x4.relaxed_madd: SIMD prefix, LEB128 opcod
 
 
 @pytest.mark.parametrize("case", ["matmul_softmax", "attention_causal"])
-def test_relaxed_simd_build_matches_onnxruntime(case: str) -> None:
-    """target "wasm-relaxed": products and sums fuse into relaxed_madd (FMA), the manifest says
-    so, and the results still match onnxruntime (wasmtime runs relaxed SIMD)."""
+def test_default_build_carries_relaxed_and_simd128_modules(case: str, tmp_path: Path) -> None:
+    """target "wasm": a relaxed-SIMD module (products and sums fused into relaxed_madd) and a
+    SIMD128 fallback; wasmtime runs the relaxed one (its config enables relaxed SIMD), and both
+    match onnxruntime (relaxed_madd may round once or twice: rel_err <= 1e-4 either way)."""
+    from onnxjit.runtime.wasm_host import WasmExecutor
+
     model, feeds = CASES[case]()
-    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm-relaxed")
-    assert_close_to_onnxruntime(model, feeds, session.run(None, feeds), f"wasm-relaxed {case}")
+    session = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
+    assert session.target.measured.name == "relaxed-simd"
+    assert session.target.fingerprint()["variant"] == "relaxed-simd"
+    assert_close_to_onnxruntime(model, feeds, session.run(None, feeds), f"wasm relaxed {case}")
     artifact = session.executor(feeds).model
-    assert artifact.manifest["features"] == ["relaxed-simd"] and RELAXED_MADD in artifact.wasm
-    plain = onnxjit.InferenceSession(model.SerializeToString(), target="wasm")
-    artifact = plain.executor(feeds).model
-    assert "features" not in artifact.manifest and RELAXED_MADD not in artifact.wasm
+    assert artifact.variants == ("relaxed-simd", "simd128")
+    assert RELAXED_MADD in artifact.module("relaxed-simd")
+    assert RELAXED_MADD not in artifact.module("simd128")
+    baseline = WasmExecutor(artifact.module("simd128"), artifact.manifest)
+    assert_close_to_onnxruntime(model, feeds, baseline.run(feeds), f"wasm simd128 {case}")
+    manifest = json.loads(artifact.save(tmp_path).read_text())
+    assert manifest["modules"] == [
+        {"variant": "relaxed-simd", "wasm": "model.relaxed.wasm", "features": ["relaxed-simd"]},
+        {"variant": "simd128", "wasm": "model.wasm", "features": []}]
+    assert manifest["wasm"] == "model.wasm" and "features" not in manifest   # (older hosts)
+    assert (tmp_path / "model.relaxed.wasm").read_bytes() == artifact.module("relaxed-simd")
+
+
+@pytest.mark.parametrize("name,variant", [("wasm-simd128", "simd128"),
+                                          ("wasm-relaxed", "relaxed-simd")])
+def test_one_variant_targets(name: str, variant: str, tmp_path: Path) -> None:
+    """wasm-simd128 / wasm-relaxed force one instruction set: one module, which wasmtime runs;
+    records of each say which variant they timed, so they never mix with the default's."""
+    from onnxjit.targets import get_target
+
+    model, feeds = CASES["matmul_softmax"]()
+    session = onnxjit.InferenceSession(model.SerializeToString(), target=name)
+    assert session.target.measured.name == variant
+    assert_close_to_onnxruntime(model, feeds, session.run(None, feeds), name)
+    artifact = session.executor(feeds).model
+    assert artifact.variants == (variant,)
+    assert (RELAXED_MADD in artifact.module()) == (variant == "relaxed-simd")
+    manifest = json.loads(artifact.save(tmp_path).read_text())
+    assert [m["variant"] for m in manifest["modules"]] == [variant]
+    assert manifest.get("features", []) == manifest["modules"][0]["features"]
+    fingerprint = session.target.fingerprint()
+    assert fingerprint["variant"] == variant and fingerprint["target"] == name
+    assert session.target.fingerprint_key() != get_target("wasm").fingerprint_key()
 
 
 def test_float32_exp_is_a_polynomial_not_libm() -> None:

@@ -93,11 +93,13 @@ def _page_report(chromium: str, url: str, profile: Path) -> dict[str, object]:
 @pytest.mark.parametrize("case,threads,target", [*((c, 1, "wasm") for c in sorted(CASES)),
                                                  ("attention_causal", 2, "wasm"),
                                                  ("matmul_softmax", 2, "wasm"),
-                                                 ("matmul_softmax", 1, "wasm-relaxed")])
+                                                 ("matmul_softmax", 1, "wasm-relaxed"),
+                                                 ("matmul_softmax", 1, "wasm-simd128")])
 def test_demo_page_matches_onnxruntime_in_chromium(case: str, threads: int, target: str,
                                                    site: tuple[Path, str], tmp_path: Path) -> None:
-    """threads=2: the threads variant, on module Workers the page's wasm_host.mjs starts;
-    wasm-relaxed: the relaxed-SIMD build, which Chromium runs without flags."""
+    """threads=2: the threads variant, on module Workers the page's wasm_host.mjs starts.
+    Chromium (114+) runs relaxed SIMD, so the page loads model.relaxed.wasm of target wasm (and
+    of wasm-relaxed, its only module); wasm-simd128's only module is the plain one."""
     require_wasm_toolchain()
     chromium = require_program("chromium")
     root, base = site
@@ -113,6 +115,7 @@ def test_demo_page_matches_onnxruntime_in_chromium(case: str, threads: int, targ
               if threads == 1 and not _HAVE_PLAYWRIGHT
               else _page_report_playwright(url, tmp_path / "profile"))
     assert report["ok"], report.get("error")
+    assert report["variant"] == ("simd128" if target == "wasm-simd128" else "relaxed-simd")
     outputs = report["outputs"]
     assert isinstance(outputs, list) and len(outputs) == len(expected)
     for got, want in zip(outputs, expected):
