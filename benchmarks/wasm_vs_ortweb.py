@@ -101,6 +101,7 @@ def prepare(model: onnx.ModelProto, feeds: dict[str, np.ndarray], out: Path,
     session = onnxjit.InferenceSession(model.SerializeToString(), target=target, threads=threads,
                                        tune=tune or None, records=records)
     if tune:
+        session.run(None, feeds)   # (tuning starts at a specialisation's first run)
         session.wait_for_tuning()
     artifact = session.executor(feeds).model
     artifact.save(out)
