@@ -47,7 +47,12 @@ def _along(ctx: LowerContext, x: te.Tensor, axis: int, log: bool) -> te.Tensor:
     if log:
         return te.compute(shape, lambda *i: shifted(*i) - te.log(total(*i[:axis], *i[axis + 1:])),
                           name=ctx.name("logsoftmax"))
-    return te.compute(shape, lambda *i: ex(*i) / total(*i[:axis], *i[axis + 1:]),
+    # Times the row's reciprocal, as onnxruntime's MLAS does: one division per row, which LLVM
+    # hoists out of the row loop, instead of one per element (a vector divide issues every 3+
+    # cycles on x86, 16 on AVX-512 zmm: 20% of a wasm 256x256 softmax). Two roundings instead
+    # of one: <= 1 ulp more.
+    one = te.const(1, str(x.dtype))
+    return te.compute(shape, lambda *i: ex(*i) * (one / total(*i[:axis], *i[axis + 1:])),
                       name=ctx.name("softmax"))
 
 
