@@ -37,6 +37,8 @@ class CompiledModel:
     plan: Plan
     module: Any = field(repr=False)               # the built module holding every kernel
     constants: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    # kernel inputs loaded as vectors more than once (ScheduleTemplate.rereads); None: unknown, all
+    rereads: frozenset[str] | None = None
 
 
 def lower_graph(graph: Graph, sig: InputSignature) -> tuple[Graph, list[Kernel], list[Any]]:
@@ -62,8 +64,10 @@ def compile_graph(graph: Graph, sig: InputSignature, target: Target,
     spec, kernels, steps = lower_graph(graph, sig)
     funcs: dict[str, Any] = {}
     choices: dict[str, tuple[str, dict[str, Any]]] = {}
+    rereads: set[str] = set()
     for kernel in kernels:
         template, knobs = choose(kernel, target)
+        rereads |= template.rereads(kernel, knobs)
         try:
             funcs[kernel.name] = schedule_kernel(kernel, target, template, knobs)
         except OnnxJitError:
@@ -81,7 +85,8 @@ def compile_graph(graph: Graph, sig: InputSignature, target: Target,
     types = static_types(spec)
     plan = make_plan(steps, types, spec.inputs, spec.outputs, set(spec.constants))
     constants = {c: spec.constants[c] for c in plan.constants}
-    return CompiledModel(spec, sig, tuple(kernels), choices, plan, module, constants)
+    return CompiledModel(spec, sig, tuple(kernels), choices, plan, module, constants,
+                         frozenset(rereads))
 
 
 def static_types(graph: Graph) -> dict[str, tuple[tuple[int, ...], str]]:

@@ -66,6 +66,7 @@ def save_artifact(compiled: CompiledModel, target: Target, out: str | os.PathLik
         "signature": [[n, list(s), d] for n, s, d in compiled.signature],
         "outputs": [[o, *_type_json(graph.types[o])] for o in graph.outputs],
         "choices": {k: [t, knobs] for k, (t, knobs) in compiled.choices.items()},
+        "rereads": None if compiled.rereads is None else sorted(compiled.rereads),
         "kernels": [{"name": k.name, "nodes": list(k.nodes), "op_types": list(k.op_types)}
                     for k in compiled.kernels],
         "weights": stored, "has_kernels": compiled.module is not None,
@@ -175,7 +176,9 @@ def load_compiled(root: Path, manifest: Mapping[str, Any]) -> CompiledModel:
     module = tvm_api.load_module(str(root / "kernels.so")) if manifest["has_kernels"] else None
     choices = {k: (t, dict(knobs)) for k, (t, knobs) in manifest["choices"].items()}
     constants = {c: weights[c] for c in plan.constants}
-    return CompiledModel(graph, signature, (), choices, plan, module, constants)
+    rereads = manifest.get("rereads")  # (absent from older artifacts: every input, then)
+    return CompiledModel(graph, signature, (), choices, plan, module, constants,
+                         None if rereads is None else frozenset(rereads))
 
 
 def _restore(array: np.ndarray, dtype: str) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Per call it copies the feeds in, makes one packed-function call per kernel with pre-built argument
 lists, and copies the outputs out; nothing is allocated on the way. Large feeds are passed to the
-kernels in place (contiguous ones, 64-byte aligned, or with numpy's 16 bytes when every kernel
-reading them streams: schedules/base.py) and large outputs are written straight into fresh arrays
+kernels in place (contiguous ones, 64-byte aligned, or with numpy's 16 bytes when no kernel
+loads them as vectors more than once: ScheduleTemplate.rereads) and large outputs are written straight into fresh arrays
 instead: for memory-bound models the copies cost more than the kernels.
 """
 from __future__ import annotations
@@ -18,7 +18,6 @@ from onnxjit.compiler.errors import OnnxJitError
 from onnxjit.compiler.pipeline import CompiledModel
 from onnxjit.compiler.tvm_api import PARAM_ALIGNMENT, as_tensor
 from onnxjit.runtime.plan import ALIGN, KernelCall, nbytes
-from onnxjit.schedules import template_by_name
 
 ZERO_COPY_BYTES = 1 << 16  # below this, copying is cheaper than wrapping an array per call
 
@@ -83,7 +82,7 @@ class Executor:
             self.calls.append((function, tuple(tensors[a] for a in step.args), step))
 
         self._sites = self._zero_copy_sites()
-        self._alignment = {name: self._feed_alignment(compiled, sites)
+        self._alignment = {name: self._feed_alignment(compiled.rereads, sites)
                            for name, sites in self._sites.items()}
         self._returned: dict[str, np.ndarray] = {}
         self._views: dict[str, tuple[np.ndarray, dict[tuple[int, ...], Any]]] = {}
@@ -107,14 +106,12 @@ class Executor:
                     sites.setdefault(owner, []).append((ci, ai, plan.slots[value].shape))
         return sites
 
-    def _feed_alignment(self, compiled: CompiledModel,
+    def _feed_alignment(self, rereads: frozenset[str] | None,
                         sites: list[tuple[int, int, tuple[int, ...]]]) -> int:
-        """The alignment a value needs to be passed in place: PARAM_ALIGNMENT if every kernel
-        reading it streams its inputs, else 64 bytes (a copy beats split loads)."""
-        for ci, _, _ in sites:
-            choice = compiled.choices.get(self.calls[ci][2].kernel)
-            template = template_by_name(choice[0]) if choice else None
-            if template is None or not template.streams_inputs:
+        """The alignment a value needs to be passed in place: 64 bytes if a kernel loads it as
+        vectors more than once (a copy costs less than split loads), else PARAM_ALIGNMENT."""
+        for ci, ai, _ in sites:
+            if rereads is None or self.calls[ci][2].args[ai] in rereads:
                 return ALIGN
         return PARAM_ALIGNMENT
 

@@ -28,9 +28,7 @@ class ScheduleTemplate(ABC):
     """One family of schedules. `applicable` says no by returning False, never by raising."""
 
     name: ClassVar[str]
-    # Whether the kernels read each input element about once. Only those take numpy's 16-byte
-    # aligned feeds in place: kernels that re-read tiles pay for cache-line-split vector loads
-    # more than a copy to 64-byte alignment costs (a 56x56 sparse conv: 1.14 vs 0.70 ms).
+    # Whether the kernels load each input vector about once (the default of `rereads`).
     streams_inputs: ClassVar[bool] = False
 
     @abstractmethod
@@ -43,6 +41,13 @@ class ScheduleTemplate(ABC):
     @abstractmethod
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         """A good untuned point; always in `space`."""
+
+    def rereads(self, kernel: Kernel, knobs: Knobs) -> frozenset[str]:
+        """The inputs of `kernel` that its loops load as vectors more than once. A feed bound to
+        one of these is copied to 64-byte alignment first (runtime/executor.py): cache-line-split
+        loads in re-read tiles cost more than the copy (a 56x56 sparse conv: 1.14 vs 0.70 ms);
+        other inputs take numpy's 16-byte aligned arrays in place."""
+        return frozenset() if self.streams_inputs else frozenset(kernel.inputs)
 
     def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:
         """A cheap analytic cost (lower is better) that orders candidates best-first when tuning.
