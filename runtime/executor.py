@@ -32,13 +32,17 @@ def aligned_empty(shape: tuple[int, ...], dtype: str | np.dtype) -> np.ndarray:
     return raw[start:start + size].view(dtype)[:count].reshape(shape)
 
 
-def _unreferenced(array: np.ndarray) -> bool:
-    """Whether only the caller's argument refers to `array` and its memory (no views of it)."""
+def _unreferenced(array: np.ndarray, views: int = -1) -> bool:
+    """Whether only the caller's argument refers to `array` and its memory, besides the
+    executor's cache of it (one reference) and its `views` reshaped views (-1: no cache)."""
     # getrefcount counts its own argument and this function's parameter (2), plus the caller's
     # local (1). aligned_empty's arrays are views of one raw buffer that only they reference
-    # (array.base, the local `base` and getrefcount's argument: 3).
+    # (array.base, the local `base` and getrefcount's argument: 3); a reshaped view refers to
+    # that buffer too (numpy collapses bases), not to `array`.
     base = array.base
-    return sys.getrefcount(array) <= 3 and (base is None or sys.getrefcount(base) <= 3)
+    cache = views >= 0
+    return (sys.getrefcount(array) <= 3 + cache
+            and (base is None or sys.getrefcount(base) <= 3 + max(views, 0)))
 
 
 def _compact(array: np.ndarray) -> np.ndarray:
@@ -144,7 +148,10 @@ class Executor:
         """A fresh output array; the previous call's one when the caller has dropped it (its
         pages are already mapped: faulting in a new multi-megabyte array costs ms)."""
         last = self._returned.pop(name, None)
-        if last is None or not _unreferenced(last):
+        cached = self._views.get(name)
+        views = len(cached[1]) if cached is not None and cached[0] is last else -1
+        if last is None or not _unreferenced(last, views):
+            self._views.pop(name, None)
             slot = self.plan.slots[name]
             last = aligned_empty(slot.shape, slot.dtype)
         self._returned[name] = last
@@ -166,8 +173,7 @@ class Executor:
                          for shape in {s for _, _, s in self._sites[name]}}
             except Exception:  # noqa: BLE001  (e.g. a read-only array DLPack will not export)
                 return False
-            if name in self.plan.inputs:  # (an output's cache would keep it referenced)
-                self._views[name] = (array, views)
+            self._views[name] = (array, views)  # (outputs: _output_array counts these views)
         for ci, ai, shape in self._sites[name]:
             args[ci][ai] = views[shape]
         return True

@@ -95,3 +95,28 @@ def test_feeds_that_cannot_be_bound_are_copied(case: str) -> None:
     got = session.run(None, misaligned)
     assert session.executor(misaligned).last_in_place == frozenset()
     np.testing.assert_allclose(got[0], expected[0], rtol=RTOL, atol=RTOL)
+
+
+def test_outputs_held_by_the_caller_are_never_overwritten() -> None:
+    """Large outputs are fresh arrays, recycled (with their cached kernel views) only once the
+    caller has dropped them and every view of them."""
+    model, feeds = _matmul(np.random.default_rng(9))
+    other = {"a": feeds["a"] * 2}
+    session = onnxjit.InferenceSession(model.SerializeToString())
+    first = session.run(None, feeds)[0]
+    kept = first.copy()
+    second = session.run(None, other)[0]
+    np.testing.assert_array_equal(first, kept)  # held array
+    corner = second[:2, :3]
+    corner_kept = corner.copy()
+    address = second.ctypes.data
+    del second
+    session.run(None, feeds)
+    np.testing.assert_array_equal(corner, corner_kept)  # held view of a dropped array
+    del corner
+    third = session.run(None, other)[0]
+    address = third.ctypes.data
+    del third
+    fourth = session.run(None, feeds)[0]
+    assert fourth.ctypes.data == address  # dropped: recycled
+    np.testing.assert_allclose(fourth, run_onnxruntime(model, feeds)[0], rtol=RTOL, atol=RTOL)

@@ -216,7 +216,9 @@ def lower_kv_concat(ctx: LowerContext) -> list[te.Tensor]:
     _, _, s, _ = split_layout(layout, ctx.shape(1), h)
 
     def body(bi: Any, hi: Any, si: Any, di: Any) -> Any:
-        return tirx.Select(si < p, past[bi, hi, tirx.min(si, p - 1), di],
-                           new(*layout_index(layout, d, bi, hi, tirx.max(si - p, 0), di)))
+        # if_then_else, as Concat: a Select with clamped indices vectorised 5x slower (54 vs 10 us
+        # for a [1, 8, 255, 64] cache), loading both sides of every element.
+        return tirx.if_then_else(si < p, past[bi, hi, si, di],
+                                 new(*layout_index(layout, d, bi, hi, si - p, di)))
 
     return [te.compute((b, h, p + s, d), body, name=ctx.name("present"))]
