@@ -173,7 +173,9 @@ export class WasmModel {
   constructor(instance, manifest, memory = undefined) {
     this.exports = instance.exports;
     this.manifest = manifest;
-    this.variant = manifest.variant ?? 'simd128';   // the instruction-set variant running
+    // the instruction-set variant running (a manifest not from chooseModule: its `wasm`'s)
+    this.variant = manifest.variant ??
+      manifest.modules?.find((m) => m.wasm === manifest.wasm)?.variant ?? 'simd128';
     this.memory = memory ?? this.exports.memory;
     this.workers = [];
     this.exports._initialize?.();
