@@ -52,10 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--records", default=None, help="tuning-record file (default: the cache's)")
     ap.add_argument("--profile", action="store_true", help="print per-kernel breakdowns")
+    ap.add_argument("--clock", choices=("wall", "thread"), default="wall",
+                    help="thread: the calling thread's CPU time (1 thread; for a shared machine)")
     args = ap.parse_args(argv)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"{stamp}, commit {_commit()}, {_cpu()}, {os.cpu_count()} CPUs, 1-min load "
-          f"{os.getloadavg()[0]:.1f}, {args.threads} thread(s), --tune {args.tune:g}")
+          f"{os.getloadavg()[0]:.1f}, {args.threads} thread(s), --tune {args.tune:g}, {args.clock} clock")
     print("| model | onnxjit ms | onnxruntime ms | speedup | goal | rel_err |")
     print("|---|---|---|---|---|---|")
     profiles = []
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             r = compare_with_onnxruntime(model, threads=args.threads, repeats=args.repeats,
                                          feeds=feeds, tune=args.tune, records=args.records,
-                                         log=lambda m: print(f"  [{name}] {m}", file=sys.stderr))
+                                         clock=args.clock, log=lambda m: print(f"  [{name}] {m}", file=sys.stderr))
         except Exception as exc:  # noqa: BLE001  (a row that cannot run is reported, not fatal)
             print(f"| {example.title} | failed: {type(exc).__name__}: "
                   f"{str(exc).splitlines()[0][:120]} | | | {example.goal:.1f} | |", flush=True)
@@ -78,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, table in profiles:
         print(f"\n### {name}\n\n```\n{table}```")
     print(f"\nreproduce: python -m benchmarks.models --models {args.models} --tune {args.tune:g} "
-          f"--repeats {args.repeats} --threads {args.threads}{' --profile' * args.profile}   "
+          f"--repeats {args.repeats} --threads {args.threads} --clock {args.clock}"
+          f"{' --profile' * args.profile}   "
           f"(load after: {os.getloadavg()[0]:.1f})")
     return 0
 

@@ -43,6 +43,7 @@ class Comparison:
     rel_err: float            # max_abs_err / max |onnxruntime output|
     threads: int
     target: str
+    clock: str = "wall"       # "thread": both timed by the calling thread's CPU time
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,13 +54,17 @@ def compare_with_onnxruntime(model: ModelSource, *, target: str = "cpu",
                              dims: Mapping[str, int] | None = None,
                              feeds: Mapping[str, np.ndarray] | None = None,
                              log: Log | None = None, tune: float = 0.0,
-                             records: str | None = None) -> Comparison:
+                             records: str | None = None, clock: str = "wall") -> Comparison:
     """Compiles and runs `model` with onnxjit and onnxruntime and compares outputs and times.
 
     `tune` > 0 first tunes onnxjit's kernels for that many seconds (records reused when present).
+    `clock="thread"` (1 thread only: both runtimes then run on the calling thread) times calls by
+    that thread's CPU time, which time spent descheduled by other processes does not inflate.
     """
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
+    if clock not in ("wall", "thread"):
+        raise ValueError(f"clock must be 'wall' or 'thread', not {clock!r}")
     say = log or (lambda _: None)
     say("compiling with onnxjit ...")
     start = time.perf_counter()
@@ -77,6 +82,8 @@ def compare_with_onnxruntime(model: ModelSource, *, target: str = "cpu",
         ours = session.run(None, feeds)
         say(f"tuned in {time.perf_counter() - start:.1f} s")
     n_threads = session.target.threads
+    if clock == "thread" and n_threads != 1:
+        raise OnnxJitError(f"the thread clock times one thread; this session runs {n_threads}")
     ort_run = _onnxruntime_runner(model, n_threads)
     try:
         theirs = ort_run(feeds)
@@ -89,14 +96,15 @@ def compare_with_onnxruntime(model: ModelSource, *, target: str = "cpu",
         "onnxruntime": lambda: ort_run(feeds),
     }
     say(f"timing {repeats} round(s), {n_threads} thread(s) ...")
+    now = time.thread_time if clock == "thread" else time.perf_counter
     if n_threads == 1:
-        samples = _interleaved(contenders, repeats)
+        samples = _interleaved(contenders, repeats, now)
     else:
         samples = {name: _alone(call, repeats) for name, call in contenders.items()}
     jit_ms, ort_ms = (1e3 * _median(samples[k]) for k in ("onnxjit", "onnxruntime"))
     return Comparison(onnxjit_ms=jit_ms, onnxruntime_ms=ort_ms, speedup=ort_ms / jit_ms,
                       max_abs_err=max_abs, rel_err=rel, threads=n_threads,
-                      target=session.target.name)
+                      target=session.target.name, clock=clock)
 
 
 def output_error(outputs: Sequence[NodeArg], ours: Sequence[np.ndarray],
@@ -153,27 +161,28 @@ def _block_size(call: Callable[[], object]) -> int:
     return max(1, min(MAX_BLOCK_CALLS, int(BLOCK_SECONDS / max(once, 1e-6))))
 
 
-def _block(call: Callable[[], object], count: int) -> float:
+def _block(call: Callable[[], object], count: int,
+           now: Callable[[], float] = time.perf_counter) -> float:
     """The median seconds of one call in a block of `count` back-to-back calls."""
     time.sleep(IDLE_GAP_SECONDS)
     call()  # re-warm caches and wake the thread pool after the gap; not timed
     times = []
     for _ in range(count):
-        start = time.perf_counter()
+        start = now()
         call()
-        times.append(time.perf_counter() - start)
+        times.append(now() - start)
     return _median(times)
 
 
-def _interleaved(contenders: Mapping[str, Callable[[], object]],
-                 repeats: int) -> dict[str, list[float]]:
+def _interleaved(contenders: Mapping[str, Callable[[], object]], repeats: int,
+                 now: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
     sizes = {name: _block_size(call) for name, call in contenders.items()}
     order = list(contenders)
     samples: dict[str, list[float]] = {name: [] for name in order}
     for round_ in range(repeats):
         shift = round_ % len(order)  # rotate who goes first
         for name in order[shift:] + order[:shift]:
-            samples[name].append(_block(contenders[name], sizes[name]))
+            samples[name].append(_block(contenders[name], sizes[name], now))
     return samples
 
 

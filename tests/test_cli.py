@@ -18,7 +18,7 @@ RNG = np.random.default_rng(0)
 W = (RNG.standard_normal((16, 8)) * 0.1).astype(np.float32)
 B = RNG.standard_normal(8).astype(np.float32)
 BENCH_KEYS = {"onnxjit_ms", "onnxruntime_ms", "speedup", "max_abs_err", "rel_err", "threads",
-              "target"}
+              "target", "clock"}
 
 
 def save(model: onnx.ModelProto, path: Path) -> str:
@@ -123,6 +123,20 @@ def test_bench_text(mlp: str, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for key in ("onnxjit", "onnxruntime", "speedup", "max_abs_err", "rel_err"):
         assert key in out
+
+
+def test_bench_thread_clock(mlp: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", mlp, "--threads", "1", "--repeats", "2", "--clock", "thread",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["clock"] == "thread" and result["onnxjit_ms"] > 0
+    assert result["speedup"] == pytest.approx(result["onnxruntime_ms"] / result["onnxjit_ms"])
+
+
+def test_bench_thread_clock_refuses_several_threads(mlp: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", mlp, "--threads", "2", "--repeats", "1", "--clock", "thread"]) != 0
+    assert "thread clock" in capsys.readouterr().err
 
 
 def test_bench_json_stdout_is_only_json_in_a_real_process(mlp: str) -> None:
