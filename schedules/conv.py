@@ -15,7 +15,7 @@ from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.ops._tir import read_spec
 from onnxjit.compiler.tvm_api import PrimFunc
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
-from onnxjit.schedules.conv_kernels import Epilogue, Tiling, conv_kernel
+from onnxjit.schedules.conv_kernels import Epilogue, Tiling, conv_kernel, packs
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
@@ -37,6 +37,16 @@ def _registers(target: Target) -> int:
 
 def _lanes(target: Target) -> int:
     return int(getattr(target, "vector_lanes", 8))
+
+
+def _l1(target: Target) -> int:
+    return int(getattr(target, "l1d_bytes", 32 << 10))
+
+
+def _pack_vectors(g: ConvGeometry, lanes: int, target: Target) -> int:
+    """Vectors per packed pixel tile: all input channels of the tile in ~3/4 of L1 (the rest
+    holds the streamed weights), at least 2 (one vector pays an index and a broadcast per FMA)."""
+    return max(2, (3 * _l1(target) // 4) // (4 * g.c * lanes))
 
 
 def _wct(spec: dict[str, Any], g: ConvGeometry) -> int:
@@ -138,10 +148,17 @@ class ConvTemplate(ScheduleTemplate):
                 alt["nt"] = not alt.get("nt", False)
                 points.append(alt)
             br = int(spec["block"])
+            # a 1x1 read in place packs its tiles (flat): it then reads the feed once, so numpy's
+            # 16-byte aligned feeds need no copy (rereads)
+            modes = (("flat", 1),) if g.direct else (("flat", 1), ("rows", 1), ("rows", 2), ("rows", 3))
+            extra = {"pack": True, "pf": 2} if g.direct else {}
             for v in (1, 2, 3, 4, 6, 8):
-                for mode, rt in (("flat", 1), ("rows", 1), ("rows", 2), ("rows", 3)):
+                for mode, rt in modes:
                     if _sparse_fits(br, v, rt, lanes, regs) and rt <= g.ho:
-                        points.append({"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt})
+                        points.append({"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt,
+                                       **extra})
+            if g.direct:   # the default without prefetching
+                points.append({**self.default(kernel, target), "pf": 0})
         wct = _wct(spec, g)
         cus = (1, 4) if g.taps == 1 and g.cg % 4 == 0 else (1,)  # cu > 1 reorders the sum over taps
         dense: list[Knobs] = []
@@ -213,13 +230,29 @@ class ConvTemplate(ScheduleTemplate):
             else:
                 mode, rt = "rows", min(2, g.ho)
                 v = min(max(1, 64 // lanes), -(-g.wo // lanes))
+            extra: Knobs = {}
+            if g.direct:
+                # XNNPACK-style L1 blocking: each tile of all input channels is packed into an
+                # L1-sized scratch, every output block then reads it from L1; prefetching the
+                # next tile into L2 overlaps the feed's (scattered) reads with the FMAs
+                v = min(v, _pack_vectors(g, lanes, target))
+                extra = {"pack": True, "pf": 2}
             while v > 1 and not _sparse_fits(br, v, rt, lanes, regs):
                 v -= 1
             # Streaming stores are not the default: alone a large sparse layer gains 6-10%, but in
             # a network the next layer then reads its input from memory (MobileNetV2's 112x112
             # expand + depthwise pair lost 0.5 ms). Tuning measures them (the space has them).
-            return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt, "nt": False}
+            return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt, "nt": False,
+                    **extra}
         return self._dense_default(g, spec, target)
+
+    def rereads(self, kernel: Kernel, knobs: Knobs) -> frozenset[str]:
+        """A 1x1 read in place loads X's vectors once per output tile unless its tiles are packed;
+        every other conv reads X once (into its padded copy or the packed tile)."""
+        _, g = self._spec(kernel)
+        if g.direct and not packs(g, str(knobs["impl"]), str(knobs["mode"]), bool(knobs.get("pack"))):
+            return frozenset(kernel.inputs[:1])
+        return frozenset()
 
     def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:
         """Cycles: the larger of FMA and load issue per step, lane waste, channel-kernel stores."""
@@ -240,7 +273,8 @@ class ConvTemplate(ScheduleTemplate):
             raise KnobError("sparse point for a conv without a sparse packing")
         tiling = Tiling(impl, int(knobs["v"]), int(knobs["ct"]), int(knobs["cu"]),
                         str(knobs["mode"]), _lanes(target), int(knobs.get("cob", 0)), _wct(spec, g),
-                        int(knobs.get("rows", 1)), bool(knobs.get("nt", False)))
+                        int(knobs.get("rows", 1)), bool(knobs.get("nt", False)),
+                        bool(knobs.get("pack", False)), int(knobs.get("pf", 0)))
         shapes = [tuple(int(d) for d in p.shape) for p in kernel.func.params]
         epi = Epilogue(tuple(spec["post"]), float(spec["lo"]), float(spec["hi"]))
         try:

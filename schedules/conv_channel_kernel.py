@@ -21,7 +21,7 @@ class ChannelGen(_Gen):
     def __init__(self, g: ConvGeometry, epi: Epilogue, tl: Tiling, block: int) -> None:
         del block
         self.g, self.epi, self.tl = g, epi, tl
-        self.sparse, self.crop = False, False
+        self.sparse, self.crop, self.pack = False, False, False
         self.L, self.ob, self.wt = tl.lanes, tl.ct, tl.v
         self.rt = max(1, tl.rows)
         self.wct = tl.wct or g.mg

@@ -37,6 +37,8 @@ class Tiling:
     wct: int = 0       # dense: output channels per weight block of Wt (0: all of a group's)
     rows: int = 1      # rows mode and dense_c: output rows per tile (they share each weight / index load)
     nt: bool = False   # pixel kernels: non-temporal (streaming) stores of whole output vectors
+    pack: bool = False  # sparse 1x1 (direct): each pixel tile packed into an L1 scratch first
+    pf: int = 0        # packed sparse: prefetch the next pixel tile's input during this one (LLVM locality 1-3)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class Epilogue:
     post: tuple[str, ...]     # "add", "relu", "clip"
     lo: float
     hi: float
+
+
+def packs(g: ConvGeometry, impl: str, mode: str, pack: bool) -> bool:
+    """Whether a point packs pixel tiles (sparse, 1x1 read in place, flat tiles)."""
+    return pack and impl == "sparse" and g.direct and mode == "flat"
 
 
 class _Writer:
@@ -111,6 +118,11 @@ class _Gen:
         self.w = _Writer()
         self.xs = "Xn" if g.direct else "Xq"
         self.group_copy = not g.direct and g.group > 1
+        # XNNPACK-style L1 blocking: all input channels of a pixel tile are copied into a 64-byte
+        # aligned scratch (the feed's only read), then every output block runs over it from L1
+        self.pack = packs(g, tl.impl, tl.mode, tl.pack)
+        if self.pack:
+            self.xs = "Xp"
         # aligned whole-vector stores: every tile starts a multiple of lanes into an output plane
         self.nt = tl.nt and not self.crop and tl.lanes in (8, 16) and (g.ho * g.wo) % tl.lanes == 0 \
             and (self.flat or g.wo % tl.lanes == 0)
@@ -158,7 +170,7 @@ class _Gen:
         """(lane offset, width) of each vector of a tile of nv full vectors and nr lanes. Reading
         the padded copy, a partial vector is computed full width (the copy has `lanes` elements of
         slack at its end) and only its nr lanes stored: one vector op instead of several narrow ones."""
-        width = self.L if compute and not self.g.direct else nr
+        width = self.L if compute and (self.pack or not self.g.direct) else nr
         return [(v * self.L, self.L) for v in range(nv)] + ([(nv * self.L, width)] if nr else [])
 
     def zero(self, segs: list[tuple[int, int]], nrows: int) -> None:
@@ -248,18 +260,48 @@ class _Gen:
             for c in range(br):
                 for r, (base, _) in enumerate(rows):
                     for o, width in segs:
-                        self.fma(c, r, o, width, f"val[jj * {br} + {c}]", f"off[jj] + {base}")
+                        xi = "offp[jj]" if self.pack else f"off[jj] + {base}"
+                        self.fma(c, r, o, width, f"val[jj * {br} + {c}]", xi)
         self.store(out, f"ib * {br}", rows)
 
     def tile(self, nv: int, nr: int, rows: list[tuple[str, str]]) -> None:
         w = self.w
         segs, out = self.segments(nv, nr), self.segments(nv, nr, compute=False)
+        if self.pack:
+            self.pack_tile(nv, nr, rows[0][0])
         if self.sparse:
             with w.block(f"for ib in T.serial({self.nb}):"):
+                if self.pack and self.tl.pf and nv == self.V and not nr:
+                    self.prefetch_next(rows[0][0])
                 self.sparse_tile(segs, out, rows)
         else:
             with w.block(f"for cbi in T.serial({self.cob}):"):
                 self.dense_tile(segs, out, rows)
+
+    def pack_tile(self, nv: int, nr: int, base: str) -> None:
+        """Xp[ci, :] = the tile's pixels of input channel ci (a partial last vector: its nr lanes;
+        the lanes past them hold stale values, computed and never stored)."""
+        g, w = self.g, self.w
+        with w.block(f"for ci in T.serial({g.c}):"):
+            for o, width in self.segments(nv, nr, compute=False):
+                with w.block(f"for l in T.vectorized({width}):"):
+                    w(f"Xp[ci * {self.MR} + {o} + l] = Xn[ci * {g.cplane} + {base} + {o} + l]")
+
+    def prefetch_next(self, base: str) -> None:
+        """The next tile's input lines of this output block's share of the input channels, into
+        L2 (pf = LLVM locality): the pack then hits the cache instead of waiting on C x lines
+        scattered misses (too many streams for the hardware prefetcher). A feed bound in place
+        may start anywhere in a line: the tile's last element's line is prefetched too."""
+        g, w = self.g, self.w
+        per = -(-g.c // self.nb)
+        last = g.c * g.cplane - 1
+        offsets = [*range(self.MR, 2 * self.MR, 16), 2 * self.MR - 1]
+        for k in range(per):
+            ci = f"T.min(ib * {per} + {k}, {g.c - 1})"
+            for o in offsets:
+                at = f"T.min({ci} * {g.cplane} + {base} + {o}, {last})"
+                w(f"T.evaluate(T.call_llvm_intrin('void', 'llvm.prefetch.p0', "
+                  f"T.address_of(Xn[{at}]), 0, {self.tl.pf}, 1))")
 
     def sweep(self) -> None:
         g, w, MR = self.g, self.w, self.MR
@@ -320,6 +362,13 @@ class _Gen:
             w(f"Rf = T.decl_buffer(({ylen if 'add' in self.epi.post else 1},), 'float32', data=R.data)")
             for name, width in self.accumulators():
                 w(f"{name} = T.alloc_buffer(({width},), 'float32')")
+            if self.pack:
+                nnz = max(1, int(shapes[4][0]))
+                w(f"Xp = T.alloc_buffer(({g.c * self.MR},), 'float32', align=64)")
+                # the blocks' input offsets (ci * plane) as scratch rows (ci * tile pixels)
+                w(f"offp = T.alloc_buffer(({nnz},), 'int32', align=64)")
+                with w.block(f"for j in T.serial({nnz}):"):
+                    w(f"offp[j] = T.truncdiv(off[j], {g.cplane}) * {self.MR}")
             if not g.direct:
                 channels = g.cg if self.group_copy else g.c
                 w(f"Xq = T.alloc_buffer(({channels * g.cplane + self.L},), 'float32')")

@@ -1,6 +1,7 @@
 """The CPU target: LLVM for the host CPU, with an explicit thread count."""
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -27,6 +28,27 @@ def cpu_features() -> tuple[str, ...]:
     return ()
 
 
+@lru_cache(maxsize=1)
+def l1d_bytes() -> int:
+    """Per-core L1 data cache size from sysfs; 32 KiB (the common size) where unknown."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for index in sorted(os.listdir(base)):
+            path = os.path.join(base, index)
+            with open(os.path.join(path, "level"), encoding="utf-8") as f:
+                level = f.read().strip()
+            with open(os.path.join(path, "type"), encoding="utf-8") as f:
+                kind = f.read().strip()
+            if level == "1" and kind in ("Data", "Unified"):
+                with open(os.path.join(path, "size"), encoding="utf-8") as f:
+                    size = f.read().strip().upper()
+                scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
+                return int(size.rstrip("KM")) * scale
+    except (OSError, ValueError):
+        pass
+    return 32 << 10
+
+
 def vector_lanes(dtype_bits: int = 32) -> int:
     """SIMD lanes of a `dtype_bits` element in one vector register of this CPU."""
     features = cpu_features()
@@ -46,6 +68,10 @@ class CpuTarget(Target):
     @property
     def vector_lanes(self) -> int:
         return vector_lanes(32)
+
+    @property
+    def l1d_bytes(self) -> int:
+        return l1d_bytes()
 
     def tvm_target(self) -> Any:
         return tvm_api.llvm_target({"mcpu": self.cpu, "num-cores": self.threads})

@@ -68,7 +68,8 @@ Case = Callable[[np.random.Generator], tuple[onnx.ModelProto, dict[str, np.ndarr
 CASES: dict[str, tuple[Case, set[str]]] = {
     "elementwise": (_elementwise, {"x", "y"}), "cumsum": (_cumsum, {"x"}),
     "attention": (_attention, {"q", "k"}),  # V rows are vector loads, re-read per query block
-    "matmul": (_matmul, set()), "pruned_conv": (_pruned_conv, set())}
+    "matmul": (_matmul, set()),
+    "pruned_conv": (_pruned_conv, {"x"})}  # a sparse 1x1 packs its pixel tiles: reads x once
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -1,0 +1,97 @@
+"""Sparse 1x1 convs pack each pixel tile (all input channels) into an L1-sized scratch and read
+the feed only there, so numpy's 16-byte aligned feeds are bound in place: against onnxruntime at
+every 16-byte offset, with tail tiles, batches, 4x1 blocks, channel counts past the L1 budget and
+fused epilogues."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import onnxjit
+from onnxjit.schedules.conv import ConvTemplate
+from tests.helpers import make_model, run_onnxruntime
+
+RTOL = 1e-4
+
+
+def _offset_copy(value: np.ndarray, misalign: int) -> np.ndarray:
+    """`value` copied to an address `misalign` bytes past a 64-byte boundary."""
+    raw = np.empty(value.nbytes + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + misalign
+    out = raw[start:start + value.nbytes].view(value.dtype).reshape(value.shape)
+    out[...] = value
+    return out
+
+
+def _pruned(rng: np.random.Generator, m: int, c: int, zeros: float, pattern: str) -> np.ndarray:
+    w = rng.standard_normal((m, c, 1, 1)).astype(np.float32)
+    rows = m // 4 if pattern == "4x1" else m
+    keep = rng.random((rows, c, 1, 1)) >= zeros
+    return w * (np.repeat(keep, 4, axis=0) if pattern == "4x1" else keep)
+
+
+# (x shape, output channels, zeros, pattern, epilogue; feeds over the executor's 64 KiB
+# zero-copy threshold): tiles with a tail (24x24 = 576 pixels),
+# 7x9 (one tile and a 31-pixel tail), more input channels than fit the L1 budget (300),
+# a batch of 2, 4x1 blocks
+CASES = [((1, 64, 24, 24), 64, 0.9, "u", ""), ((1, 288, 7, 9), 32, 0.9, "4x1", "relu"),
+         ((2, 300, 13, 11), 48, 0.92, "u", "add"), ((1, 64, 16, 20), 64, 0.85, "4x1", "add")]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_packed_sparse_conv_in_place_at_any_offset(case: int) -> None:
+    shape, m, zeros, pattern, epilogue = CASES[case]
+    rng = np.random.default_rng(case)
+    x = rng.standard_normal(shape).astype(np.float32)
+    inits = {"w": _pruned(rng, m, shape[1], zeros, pattern),
+             "b": rng.standard_normal(m).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"])]
+    if epilogue == "relu":
+        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
+    elif epilogue == "add":
+        inits["r"] = rng.standard_normal((shape[0], m, *shape[2:])).astype(np.float32)
+        nodes.append(helper.make_node("Add", ["c", "r"], ["y"]))
+    else:
+        nodes[0] = helper.make_node("Conv", ["x", "w", "b"], ["y"])
+    model = make_model(nodes, {"x": x}, ["y"], inits)
+    want = run_onnxruntime(model, {"x": x})[0]
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    compiled = session.compiled({"x": x})
+    knobs = [compiled.choices[k.name][1] for k in compiled.kernels]
+    assert [(k["impl"], k.get("pack")) for k in knobs] == [("sparse", True)], knobs
+    for misalign in (16, 32, 48, 0, 4):
+        feed = _offset_copy(x, misalign)
+        got = session.run(None, {"x": feed})[0]
+        # 4 bytes off cannot be bound (kernels take 16-byte aligned parameters): copied
+        assert session.executor({"x": feed}).last_in_place == ({"x"} if misalign % 16 == 0 else set())
+        np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL * np.abs(want).max(),
+                                   err_msg=f"misaligned by {misalign} bytes")
+
+
+class _Target:
+    """A stand-in CPU target: only what the conv template reads."""
+
+    name, simd_cpu, vector_lanes, threads = "cpu", True, 16, 1
+
+    def __init__(self, l1d_bytes: int) -> None:
+        self.l1d_bytes = l1d_bytes
+
+
+@pytest.mark.parametrize("l1d,c,vectors", [(48 << 10, 256, 2), (32 << 10, 256, 2), (48 << 10, 64, 4),
+                                            (32 << 10, 96, 4), (32 << 10, 128, 3)])
+def test_packed_tile_sized_from_l1(l1d: int, c: int, vectors: int) -> None:
+    """The default tile holds all input channels in ~3/4 of the target's L1 (at least 2 vectors,
+    at most the 64-pixel tile); the dense 1x1 re-reads X as vectors, the packed kernel does not."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, c, 32, 32)).astype(np.float32)
+    w = _pruned(rng, 64, c, 0.9, "u")
+    model = make_model([helper.make_node("Conv", ["x", "w"], ["y"])], {"x": x}, ["y"], {"w": w})
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    kernel = session.compiled({"x": x}).kernels[0]
+    template, target = ConvTemplate(), _Target(l1d)
+    default = template.default(kernel, target)  # type: ignore[arg-type]
+    assert (default["impl"], default["pack"], default["v"]) == ("sparse", True, vectors)
+    assert template.rereads(kernel, default) == frozenset()
+    dense = {"impl": "dense", "v": 2, "ct": 4, "cu": 1, "mode": "flat", "rows": 1}
+    assert template.rereads(kernel, dense) == frozenset({"x"})
