@@ -92,7 +92,7 @@ class WasmTarget(Target):
     @cached_property
     def measured(self) -> Variant:
         """The variant this target's engine runs: sessions run it, the tuner times it."""
-        runs = (lambda v: wasmtime_runs(v)) if self.engine == "wasmtime" else node_runs
+        runs = wasmtime_runs if self.engine == "wasmtime" else node_runs
         for variant in self.variants:
             if runs(variant):
                 return variant
@@ -111,6 +111,8 @@ class WasmTarget(Target):
     # MatMul 256^3 (Xeon, one process): 2x16 and 4x8 tiles with kt=1 run at ~91% of a
     # register-only mul+add loop and 1.2-1.4x faster than 2x8 with kt=4 (the former pick);
     # 6x8 (15 registers) spills and is 1.3x slower than 4x8; kt=4 on a 2x16 tile 1.5x slower.
+    # The relaxed-SIMD module (FMA: no temporary) uses the same tiles: 6x8 with 12 accumulators
+    # ran 1.3x slower than 2x16 there too (Node 20 and 24), and tuning in Node 24 keeps 2x16.
     vector_registers = 14
     matmul_k_unroll = (1, 2)
 
