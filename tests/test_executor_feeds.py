@@ -68,7 +68,7 @@ Case = Callable[[np.random.Generator], tuple[onnx.ModelProto, dict[str, np.ndarr
 CASES: dict[str, tuple[Case, set[str]]] = {
     "elementwise": (_elementwise, {"x", "y"}), "cumsum": (_cumsum, {"x"}),
     "attention": (_attention, {"q", "k"}),  # V rows are vector loads, re-read per query block
-    "matmul": (_matmul, set()),
+    "matmul": (_matmul, {"a"}),  # A is read as broadcast scalars
     "pruned_conv": (_pruned_conv, {"x"})}  # a sparse 1x1 packs its pixel tiles: reads x once
 
 
