@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from onnxjit.compiler.conv_geometry import ConvGeometry
 from onnxjit.compiler.tvm_api import PrimFunc, parse_tvmscript
+from onnxjit.schedules import conv_pack
 from onnxjit.schedules.conv_copy import emit_padded_copy
 
 MAX_UNROLLED_KX = 11        # wider kernels loop over kx too
@@ -37,8 +38,9 @@ class Tiling:
     wct: int = 0       # dense: output channels per weight block of Wt (0: all of a group's)
     rows: int = 1      # rows mode and dense_c: output rows per tile (they share each weight / index load)
     nt: bool = False   # pixel kernels: non-temporal (streaming) stores of whole output vectors
-    pack: bool = False  # sparse 1x1 (direct): each pixel tile packed into an L1 scratch first
-    pf: int = 0        # packed sparse: prefetch the next pixel tile's input during this one (LLVM locality 1-3)
+    pack: int = 0      # sparse 1x1 (direct): 1 tiles packed into a scratch, 2 double-buffered and
+    #                    pipelined (schedules/conv_pack.py); 0 read X in place
+    pf: int = 0        # packed: prefetch a coming tile's input (LLVM locality 1-3)
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,9 @@ class Epilogue:
     hi: float
 
 
-def packs(g: ConvGeometry, impl: str, mode: str, pack: bool) -> bool:
+def packs(g: ConvGeometry, impl: str, mode: str, pack: int) -> bool:
     """Whether a point packs pixel tiles (sparse, 1x1 read in place, flat tiles)."""
-    return pack and impl == "sparse" and g.direct and mode == "flat"
+    return pack > 0 and impl == "sparse" and g.direct and mode == "flat"
 
 
 class _Writer:
@@ -118,11 +120,10 @@ class _Gen:
         self.w = _Writer()
         self.xs = "Xn" if g.direct else "Xq"
         self.group_copy = not g.direct and g.group > 1
-        # XNNPACK-style L1 blocking: all input channels of a pixel tile are copied into a 64-byte
-        # aligned scratch (the feed's only read), then every output block runs over it from L1
+        # XNNPACK-style L1 blocking (schedules/conv_pack.py)
         self.pack = packs(g, tl.impl, tl.mode, tl.pack)
         if self.pack:
-            self.xs = "Xp"
+            self.xs, self.xbase = "Xp", "0"
         # aligned whole-vector stores: every tile starts a multiple of lanes into an output plane
         self.nt = tl.nt and not self.crop and tl.lanes in (8, 16) and (g.ho * g.wo) % tl.lanes == 0 \
             and (self.flat or g.wo % tl.lanes == 0)
@@ -260,48 +261,19 @@ class _Gen:
             for c in range(br):
                 for r, (base, _) in enumerate(rows):
                     for o, width in segs:
-                        xi = "offp[jj]" if self.pack else f"off[jj] + {base}"
+                        xi = f"offp[jj] + {self.xbase}" if self.pack else f"off[jj] + {base}"
                         self.fma(c, r, o, width, f"val[jj * {br} + {c}]", xi)
         self.store(out, f"ib * {br}", rows)
 
     def tile(self, nv: int, nr: int, rows: list[tuple[str, str]]) -> None:
         w = self.w
         segs, out = self.segments(nv, nr), self.segments(nv, nr, compute=False)
-        if self.pack:
-            self.pack_tile(nv, nr, rows[0][0])
         if self.sparse:
             with w.block(f"for ib in T.serial({self.nb}):"):
-                if self.pack and self.tl.pf and nv == self.V and not nr:
-                    self.prefetch_next(rows[0][0])
                 self.sparse_tile(segs, out, rows)
         else:
             with w.block(f"for cbi in T.serial({self.cob}):"):
                 self.dense_tile(segs, out, rows)
-
-    def pack_tile(self, nv: int, nr: int, base: str) -> None:
-        """Xp[ci, :] = the tile's pixels of input channel ci (a partial last vector: its nr lanes;
-        the lanes past them hold stale values, computed and never stored)."""
-        g, w = self.g, self.w
-        with w.block(f"for ci in T.serial({g.c}):"):
-            for o, width in self.segments(nv, nr, compute=False):
-                with w.block(f"for l in T.vectorized({width}):"):
-                    w(f"Xp[ci * {self.MR} + {o} + l] = Xn[ci * {g.cplane} + {base} + {o} + l]")
-
-    def prefetch_next(self, base: str) -> None:
-        """The next tile's input lines of this output block's share of the input channels, into
-        L2 (pf = LLVM locality): the pack then hits the cache instead of waiting on C x lines
-        scattered misses (too many streams for the hardware prefetcher). A feed bound in place
-        may start anywhere in a line: the tile's last element's line is prefetched too."""
-        g, w = self.g, self.w
-        per = -(-g.c // self.nb)
-        last = g.c * g.cplane - 1
-        offsets = [*range(self.MR, 2 * self.MR, 16), 2 * self.MR - 1]
-        for k in range(per):
-            ci = f"T.min(ib * {per} + {k}, {g.c - 1})"
-            for o in offsets:
-                at = f"T.min({ci} * {g.cplane} + {base} + {o}, {last})"
-                w(f"T.evaluate(T.call_llvm_intrin('void', 'llvm.prefetch.p0', "
-                  f"T.address_of(Xn[{at}]), 0, {self.tl.pf}, 1))")
 
     def sweep(self) -> None:
         g, w, MR = self.g, self.w, self.MR
@@ -312,6 +284,9 @@ class _Gen:
             if self.group_copy:
                 self.copy_padded()
             with w.block(f"for cbo in T.serial({1 if self.sparse else self.nb // self.cob}):"):
+                if self.pack:
+                    conv_pack.sweep(self)
+                    return
                 if self.flat:
                     if nt:
                         with w.block(f"for pt in T.serial({nt}):"):
@@ -363,12 +338,7 @@ class _Gen:
             for name, width in self.accumulators():
                 w(f"{name} = T.alloc_buffer(({width},), 'float32')")
             if self.pack:
-                nnz = max(1, int(shapes[4][0]))
-                w(f"Xp = T.alloc_buffer(({g.c * self.MR},), 'float32', align=64)")
-                # the blocks' input offsets (ci * plane) as scratch rows (ci * tile pixels)
-                w(f"offp = T.alloc_buffer(({nnz},), 'int32', align=64)")
-                with w.block(f"for j in T.serial({nnz}):"):
-                    w(f"offp[j] = T.truncdiv(off[j], {g.cplane}) * {self.MR}")
+                conv_pack.declare(self, max(1, int(shapes[4][0])))
             if not g.direct:
                 channels = g.cg if self.group_copy else g.c
                 w(f"Xq = T.alloc_buffer(({channels * g.cplane + self.L},), 'float32')")

@@ -1,15 +1,21 @@
-"""Sparse 1x1 convs pack each pixel tile (all input channels) into an L1-sized scratch and read
-the feed only there, so numpy's 16-byte aligned feeds are bound in place: against onnxruntime at
-every 16-byte offset, with tail tiles, batches, 4x1 blocks, channel counts past the L1 budget and
-fused epilogues."""
+"""Sparse 1x1 convs can pack each pixel tile (all input channels) into an L1-sized scratch and
+read the feed only there, so numpy's 16-byte aligned feeds are bound in place: against
+onnxruntime at every 16-byte offset, with tail tiles, batches, 4x1 blocks, channel counts past
+the L1 budget and fused epilogues; and where the default packs."""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from onnx import helper
 
 import onnxjit
+from onnxjit.compiler.kernel import Kernel
+from onnxjit.schedules import select_template
+from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.conv import ConvTemplate
+from onnxjit.targets.base import Target
 from tests.helpers import make_model, run_onnxruntime
 
 RTOL = 1e-4
@@ -39,8 +45,21 @@ CASES = [((1, 64, 24, 24), 64, 0.9, "u", ""), ((1, 288, 7, 9), 32, 0.9, "4x1", "
          ((2, 300, 13, 11), 48, 0.92, "u", "add"), ((1, 64, 16, 20), 64, 0.85, "4x1", "add")]
 
 
+def _packing(pack: int) -> Callable[[Kernel, Target], tuple[ScheduleTemplate, Knobs]]:
+    """A chooser: the conv template's default with tiles of 2 vectors, packed."""
+    def choose(kernel: Kernel, target: Target) -> tuple[ScheduleTemplate, Knobs]:
+        template = select_template(kernel, target)
+        knobs = template.default(kernel, target)
+        if isinstance(template, ConvTemplate) and knobs["impl"] == "sparse":
+            knobs = {**knobs, "v": 2, "pack": pack, "pf": 2}
+        return template, knobs
+    return choose
+
+
+@pytest.mark.parametrize("pack", [1, 2])
 @pytest.mark.parametrize("case", range(len(CASES)))
-def test_packed_sparse_conv_in_place_at_any_offset(case: int) -> None:
+def test_packed_sparse_conv_in_place_at_any_offset(case: int, pack: int) -> None:
+    """pack 2: double-buffered, the next tile copied while this one runs."""
     shape, m, zeros, pattern, epilogue = CASES[case]
     rng = np.random.default_rng(case)
     x = rng.standard_normal(shape).astype(np.float32)
@@ -56,10 +75,10 @@ def test_packed_sparse_conv_in_place_at_any_offset(case: int) -> None:
         nodes[0] = helper.make_node("Conv", ["x", "w", "b"], ["y"])
     model = make_model(nodes, {"x": x}, ["y"], inits)
     want = run_onnxruntime(model, {"x": x})[0]
-    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1, chooser=_packing(pack))
     compiled = session.compiled({"x": x})
     knobs = [compiled.choices[k.name][1] for k in compiled.kernels]
-    assert [(k["impl"], k.get("pack")) for k in knobs] == [("sparse", True)], knobs
+    assert [(k["impl"], k.get("pack")) for k in knobs] == [("sparse", pack)], knobs
     for misalign in (16, 32, 48, 0, 4):
         feed = _offset_copy(x, misalign)
         got = session.run(None, {"x": feed})[0]
@@ -78,20 +97,27 @@ class _Target:
         self.l1d_bytes = l1d_bytes
 
 
-@pytest.mark.parametrize("l1d,c,vectors", [(48 << 10, 256, 2), (32 << 10, 256, 2), (48 << 10, 64, 4),
-                                            (32 << 10, 96, 4), (32 << 10, 128, 3)])
-def test_packed_tile_sized_from_l1(l1d: int, c: int, vectors: int) -> None:
-    """The default tile holds all input channels in ~3/4 of the target's L1 (at least 2 vectors,
-    at most the 64-pixel tile); the dense 1x1 re-reads X as vectors, the packed kernel does not."""
+# (l1d, C, M, image side, vectors per packed tile or 0: not packed)
+DEFAULTS = [(48 << 10, 256, 256, 28, 2), (32 << 10, 256, 256, 28, 2), (48 << 10, 160, 160, 28, 3),
+            (48 << 10, 256, 32, 28, 0),    # each input row feeds ~3 output rows: the copy costs
+            (48 << 10, 32, 256, 28, 0),    # unpacked tiles fit L1
+            (48 << 10, 256, 256, 7, 0)]    # 49 pixels: one unpacked tile, two packed ones
+
+
+@pytest.mark.parametrize("l1d,c,m,side,vectors", DEFAULTS)
+def test_default_packs_where_it_pays(l1d: int, c: int, m: int, side: int, vectors: int) -> None:
+    """Packed tiles hold all C channels in ~3/4 of the target's L1; the dense and unpacked 1x1
+    kernels re-read X as vectors (copied to 64 bytes), the packed kernel does not."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((1, c, 32, 32)).astype(np.float32)
-    w = _pruned(rng, 64, c, 0.9, "u")
+    x = rng.standard_normal((1, c, side, side)).astype(np.float32)
+    w = _pruned(rng, m, c, 0.9, "u")
     model = make_model([helper.make_node("Conv", ["x", "w"], ["y"])], {"x": x}, ["y"], {"w": w})
     session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
     kernel = session.compiled({"x": x}).kernels[0]
     template, target = ConvTemplate(), _Target(l1d)
     default = template.default(kernel, target)  # type: ignore[arg-type]
-    assert (default["impl"], default["pack"], default["v"]) == ("sparse", True, vectors)
-    assert template.rereads(kernel, default) == frozenset()
+    assert default["impl"] == "sparse"
+    assert (default.get("pack", 0), default["v"] if vectors else 0) == ((1, vectors) if vectors else (0, 0))
+    assert template.rereads(kernel, default) == (frozenset() if vectors else frozenset({"x"}))
     dense = {"impl": "dense", "v": 2, "ct": 4, "cu": 1, "mode": "flat", "rows": 1}
     assert template.rereads(kernel, dense) == frozenset({"x"})
