@@ -14,11 +14,13 @@ from onnxjit.compiler.passes.scan_recurrence import fuse_scan_recurrences
 from onnxjit.compiler.passes.conv_rewrite import rewrite_convs
 from onnxjit.compiler.passes.inference import drop_dropout
 from onnxjit.compiler.passes.sparse_linear import sparse_linear
+from onnxjit.compiler.passes.split_matmul import split_matmuls
 
 GraphPass = Callable[[Graph], Graph]
 
 # sparse_linear turns pruned MatMul/Gemm into 1x1 Convs, which rewrite_convs then packs
-PASSES: list[GraphPass] = [drop_dropout, fuse_scan_recurrences, fuse_attention, sparse_linear, rewrite_convs]
+PASSES: list[GraphPass] = [drop_dropout, fuse_scan_recurrences, fuse_attention, split_matmuls,
+                           sparse_linear, rewrite_convs]
 
 
 def _late_passes() -> list[GraphPass]:
