@@ -1,6 +1,7 @@
 """The Target interface: how kernels are built, loaded and timed on one kind of device."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -126,6 +127,25 @@ def fingerprint_versions() -> dict[str, str]:
     from onnxjit import __version__
     from onnxjit.compiler.tvm_api import tvm_version
 
-    return {"onnxjit": __version__, "tvm": tvm_version()}
+    return {"onnxjit": __version__, "tvm": tvm_version(), "kernel_code": kernel_code_digest()}
+
+
+@functools.cache
+def kernel_code_digest() -> str:
+    """A hash of the sources that decide what a kernel computes and how fast: a tuning record or
+    artifact made by other lowering/template code is not applied (a knob point's meaning moves
+    with its template even while the version number stays)."""
+    from pathlib import Path
+
+    import onnxjit.compiler
+    import onnxjit.schedules
+    import onnxjit.targets
+
+    digest = hashlib.sha256()
+    for package in (onnxjit.compiler, onnxjit.schedules, onnxjit.targets):
+        root = Path(next(iter(package.__path__)))
+        for path in sorted(root.rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
