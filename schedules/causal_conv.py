@@ -4,7 +4,8 @@ A channel's k taps are broadcast once; its row is produced `vec` time steps at a
 shifted unaligned loads of the input (the first k-1 steps, which read the carried state, take a
 scalar path), with bias and the SiLU (polynomial exp + rcp) fused before the single store. The
 op is memory-bound (input read once, output written once), so nothing else is staged.
-Threads split the (batch, channel) rows.
+Threads split the (batch, channel) rows. The (B, L, C) form, onnxjit::CausalConvWithStateNTC,
+runs schedules/causal_conv_channels.py's kernel.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from onnxjit.compiler.ops._tir import read_spec
 from onnxjit.compiler.tvm_api import PrimFunc, T
 from onnxjit.schedules._vecmath import bcast, exp2_builder, splat, vexp, vexp2, vsigmoid
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.causal_conv_channels import channels_last_kernel
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
@@ -28,7 +30,7 @@ class CausalConvTemplate(ScheduleTemplate):
     streams_inputs = True
 
     def _spec(self, kernel: Kernel) -> dict[str, Any] | None:
-        if kernel.op_types != ("CausalConvWithState",):
+        if kernel.op_types not in (("CausalConvWithState",), ("CausalConvWithStateNTC",)):
             return None
         spec = read_spec(kernel.func)
         if spec is None or spec.get("op") != "CausalConvWithState" or spec["dtype"] != F32:
@@ -43,10 +45,16 @@ class CausalConvTemplate(ScheduleTemplate):
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         lanes = getattr(target, "vector_lanes", 8)
-        return [{"vec": v, "unroll": u} for v in (lanes, 2 * lanes) for u in (1, 2)]
+        unrolls = (1,) if self._channels_last(kernel) else (1, 2)  # (channel blocks: no unroll)
+        return [{"vec": v, "unroll": u} for v in (lanes, 2 * lanes) for u in unrolls]
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
-        return {"vec": getattr(target, "vector_lanes", 8), "unroll": 2}
+        unroll = 1 if self._channels_last(kernel) else 2
+        return {"vec": getattr(target, "vector_lanes", 8), "unroll": unroll}
+
+    def _channels_last(self, kernel: Kernel) -> bool:
+        spec = self._spec(kernel)
+        return bool(spec and spec.get("channels_last"))
 
     def apply(self, sch: Any, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         raise KnobError("causal_conv template generates its loop nest (instantiate)")
@@ -57,6 +65,11 @@ class CausalConvTemplate(ScheduleTemplate):
             raise KnobError(f"causal_conv: knobs {dict(knobs)} do not fit this kernel")
         # vrecip's rcp estimate is an x86 intrinsic at 8/16 lanes; other ISAs (wasm) divide.
         vec = int(knobs["vec"])
+        x86, exp2 = target.name == "cpu", exp2_builder(target, vec)
+        if spec.get("channels_last"):
+            func = channels_last_kernel(spec, vec, target.threads,
+                                        lambda v, w, e: _silu(v, w, x86, e), exp2)
+            return func.with_attr("global_symbol", kernel.name)
         func = conv_kernel(spec, vec, int(knobs["unroll"]), target.threads,
                            x86=target.name == "cpu", exp2=exp2_builder(target, vec))
         return func.with_attr("global_symbol", kernel.name)

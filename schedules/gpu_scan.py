@@ -142,6 +142,12 @@ class GpuCausalConvTemplate(_GpuRecurrence):
     op = "CausalConvWithState"
     n_inputs = 4
 
+    def _spec(self, kernel: Kernel) -> dict[str, Any] | None:
+        if kernel.op_types == ("CausalConvWithStateNTC",):  # the (B, L, C) form: same spec op
+            spec = read_spec(kernel.func)
+            return spec if spec is not None and spec.get("op") == self.op else None
+        return super()._spec(kernel)
+
     def optional(self, spec: dict[str, Any]) -> Optional:
         return [(2, bool(spec["bias"]), (1,)), (3, bool(spec["past"]), (1, 1, 1))]
 

@@ -244,15 +244,20 @@ def causal_conv_kernel(spec: dict[str, Any], shapes: Sequence[Any], nt: int) -> 
     batch, chans, length, k = (int(spec[key]) for key in ("B", "C", "L", "k"))
     km1, bias_on, past_on, silu_on = k - 1, int(spec["bias"]), int(spec["past"]), int(spec["silu"])
     outs, states = batch * chans * length, batch * chans * km1
+    last = bool(spec.get("channels_last"))  # (B, L, C) in and out (onnxjit::...NTC)
+    ys = (batch, length, chans) if last else (batch, chans, length)
+
+    def at(b: Any, c: Any, t: Any) -> tuple[Any, Any, Any]:
+        return (b, t, c) if last else (b, c, t)
 
     def padded(past: Any, x: Any, b: Any, c: Any, p: Any) -> Any:
-        from_x = T.Cast(F32, x[b, c, T.max(p - km1, 0)])
+        from_x = T.Cast(F32, x[at(b, c, T.max(p - km1, 0))])
         from_past = T.Cast(F32, past[b, c, T.min(p, km1 - 1)]) if past_on else T.float32(0)
         return T.if_then_else(p < km1, from_past, from_x)
 
     @T.prim_func
     def func(x: T.Buffer(xs, dtype), w: T.Buffer(ws, dtype), bias: T.Buffer(bs, dtype),
-             past: T.Buffer(ps, dtype), y: T.Buffer((batch, chans, length), dtype),
+             past: T.Buffer(ps, dtype), y: T.Buffer(ys, dtype),
              state: T.Buffer((batch, chans, km1), dtype)) -> None:
         T.func_attr({"tir.noalias": True})
         for bx in T.thread_binding(_blocks(outs, nt), thread="blockIdx.x"):
@@ -260,16 +265,17 @@ def causal_conv_kernel(spec: dict[str, Any], shapes: Sequence[Any], nt: int) -> 
                 acc = T.alloc_buffer((1,), F32, scope="local")
                 e = T.meta_var(bx * nt + tx)
                 b = T.meta_var(e // (chans * length))
-                c = T.meta_var(e // length % chans)
-                t = T.meta_var(e % length)
+                # neighbouring threads take neighbouring elements of the output's layout
+                c = T.meta_var(e % chans if last else e // length % chans)
+                t = T.meta_var(e // chans % length if last else e % length)
                 if e < outs:
                     acc[0] = T.Cast(F32, bias[c]) if bias_on == 1 else T.float32(0)
                     for j in T.unroll(k):
                         acc[0] = acc[0] + T.Cast(F32, w[c, 0, j]) * padded(past, x, b, c, t + j)
                     if silu_on == 1:
-                        y[b, c, t] = T.Cast(dtype, acc[0] / (T.float32(1) + T.exp(-acc[0])))
+                        y[at(b, c, t)] = T.Cast(dtype, acc[0] / (T.float32(1) + T.exp(-acc[0])))
                     else:
-                        y[b, c, t] = T.Cast(dtype, acc[0])
+                        y[at(b, c, t)] = T.Cast(dtype, acc[0])
         for bx in T.thread_binding(_blocks(states, nt), thread="blockIdx.x"):
             for tx in T.thread_binding(nt, thread="threadIdx.x"):
                 e = T.meta_var(bx * nt + tx)

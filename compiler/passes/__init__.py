@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from onnxjit.compiler.graph import Graph
 from onnxjit.compiler.passes.attention import fuse_attention
+from onnxjit.compiler.passes.causal_conv_layout import causal_conv_channels_last
 from onnxjit.compiler.passes.scan_recurrence import fuse_scan_recurrences
 from onnxjit.compiler.passes.conv_rewrite import rewrite_convs
 from onnxjit.compiler.passes.inference import drop_dropout
@@ -20,7 +21,7 @@ GraphPass = Callable[[Graph], Graph]
 
 # sparse_linear turns pruned MatMul/Gemm into 1x1 Convs, which rewrite_convs then packs
 PASSES: list[GraphPass] = [drop_dropout, fuse_scan_recurrences, fuse_attention, split_matmuls,
-                           sparse_linear, rewrite_convs]
+                           causal_conv_channels_last, sparse_linear, rewrite_convs]
 
 
 def _late_passes() -> list[GraphPass]:
