@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--save", metavar="DIR", help="write the row models as DIR/<row>.onnx")
     ap.add_argument("--memory", action="store_true", help="S=16384 peak-memory probe")
+    ap.add_argument("--clock", choices=("wall", "thread"), default="wall",
+                    help="thread: the calling thread's CPU time (1 thread; for a shared machine)")
     ap.add_argument("--_probe", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._probe:
@@ -97,14 +99,15 @@ def main(argv: list[str] | None = None) -> int:
         model, feeds = build()
         repeats = min(args.repeats, 3) if key == "c16384" else args.repeats
         try:
-            r = compare_with_onnxruntime(model, threads=args.threads, repeats=repeats, feeds=feeds)
+            r = compare_with_onnxruntime(model, threads=args.threads, repeats=repeats, feeds=feeds,
+                                         clock=args.clock)
         except Exception as exc:  # noqa: BLE001  (a row that cannot run is reported, not fatal)
             print(f"| {title} | failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]} |")
             continue
         print(f"| {title} | {r.onnxjit_ms:.2f} | {r.onnxruntime_ms:.2f} | {r.speedup:.2f}x | "
               f"{r.rel_err:.1e} | {r.threads} |", flush=True)
     print(f"\nreproduce: python -m benchmarks.attention --rows {args.rows} --repeats {args.repeats} "
-          f"--threads {args.threads}   (load after: {os.getloadavg()[0]:.1f})")
+          f"--threads {args.threads} --clock {args.clock}   (load after: {os.getloadavg()[0]:.1f})")
     if args.memory:
         out = subprocess.run([sys.executable, "-m", "benchmarks.attention", "--_probe",
                               "--threads", str(args.threads)], capture_output=True, text=True)
