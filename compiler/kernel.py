@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from onnxjit.compiler.errors import LoweringError
 from onnxjit.compiler.graph import Graph
+from onnxjit.compiler.lower_context import LayoutHints
 from onnxjit.compiler.partition import KernelGroup
 from onnxjit.compiler.registry import OpKind, lookup
 from onnxjit.compiler.specialize import context, placeholder
@@ -31,7 +32,8 @@ class Kernel:
         return f"{self.kind.value}-{structural_key(self.func)}"
 
 
-def build_kernel(group: KernelGroup, graph: Graph, name: str) -> Kernel:
+def build_kernel(group: KernelGroup, graph: Graph, name: str,
+                 hints: LayoutHints = LayoutHints()) -> Kernel:
     tensors: dict[str, te.Tensor] = {}
     args: dict[str, te.Tensor] = {}
     for node in group.nodes:
@@ -41,7 +43,8 @@ def build_kernel(group: KernelGroup, graph: Graph, name: str) -> Kernel:
         opdef = lookup(node.op_type, node.domain, graph.opset(node.domain))
         if opdef is None:
             raise LoweringError(node.name, node.op_type, "no lowering (unsupported op)")
-        ctx = context(node, graph.opset(node.domain), graph.types, graph.constants, tensors)
+        ctx = context(node, graph.opset(node.domain), graph.types, graph.constants, tensors,
+                      hints)
         for value, tensor in zip(node.outputs, opdef.lower(ctx)):
             if value:
                 tensors[value] = tensor

@@ -13,11 +13,26 @@ from onnxjit.compiler.tvm_api import te
 
 
 @dataclass(frozen=True)
+class LayoutHints:
+    """What lowerings may ask of the target kernels are compiled for: layout only (padding that
+    register tiles divide), never anything results depend on."""
+
+    # M of a panel-packed MatMul is padded to a multiple of this, so register tile heights divide
+    # it: 6 (CPU: 6-row tiles, 6x4 on AVX-512), a target's `matmul_row_grain` otherwise.
+    matmul_row_grain: int = 6
+
+    @staticmethod
+    def of(target: Any) -> LayoutHints:
+        return LayoutHints(int(getattr(target, "matmul_row_grain", 6)))
+
+
+@dataclass(frozen=True)
 class LowerContext:
     node: Node
     opset: int
     inputs: tuple[te.Tensor | None, ...]            # None for an omitted optional input
     constants: tuple[np.ndarray | None, ...]        # the value of each input known at compile time
+    hints: LayoutHints = LayoutHints()
 
     def attr(self, key: str, default: Any = None) -> Any:
         return self.node.attrs.get(key, default)

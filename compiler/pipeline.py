@@ -10,6 +10,7 @@ import numpy as np
 from onnxjit.compiler.errors import BuildError, LoweringError, OnnxJitError
 from onnxjit.compiler.graph import Graph
 from onnxjit.compiler.kernel import Kernel, build_kernel
+from onnxjit.compiler.lower_context import LayoutHints
 from onnxjit.compiler.partition import Alias, KernelGroup, partition
 from onnxjit.compiler.passes import run_passes
 from onnxjit.compiler.specialize import InputSignature, specialize
@@ -41,8 +42,10 @@ class CompiledModel:
     rereads: frozenset[str] | None = None
 
 
-def lower_graph(graph: Graph, sig: InputSignature) -> tuple[Graph, list[Kernel], list[Any]]:
-    """Specialises, runs the passes, partitions and lowers; returns kernels and the step list."""
+def lower_graph(graph: Graph, sig: InputSignature, hints: LayoutHints = LayoutHints()
+                ) -> tuple[Graph, list[Kernel], list[Any]]:
+    """Specialises, runs the passes, partitions and lowers (with the target's layout `hints`);
+    returns kernels and the step list."""
     spec = run_passes(specialize(graph, sig))
     kernels: list[Kernel] = []
     steps: list[Any] = []
@@ -53,7 +56,8 @@ def lower_graph(graph: Graph, sig: InputSignature) -> tuple[Graph, list[Kernel],
         assert isinstance(step, KernelGroup)
         if all(_is_empty(spec.types[o].static_shape()) for o in step.output):
             continue  # nothing to compute: the (empty) outputs exist as buffers all the same
-        kernel = build_kernel(step, spec, f"k{len(kernels)}_{_slug(step.nodes[0].op_type)}")
+        kernel = build_kernel(step, spec, f"k{len(kernels)}_{_slug(step.nodes[0].op_type)}",
+                              hints)
         kernels.append(kernel)
         steps.append(KernelCall(kernel.name, kernel.inputs + kernel.outputs, kernel.labels))
     return spec, kernels, steps
@@ -61,7 +65,7 @@ def lower_graph(graph: Graph, sig: InputSignature) -> tuple[Graph, list[Kernel],
 
 def compile_graph(graph: Graph, sig: InputSignature, target: Target,
                   choose: Chooser = default_choice) -> CompiledModel:
-    spec, kernels, steps = lower_graph(graph, sig)
+    spec, kernels, steps = lower_graph(graph, sig, LayoutHints.of(target))
     funcs: dict[str, Any] = {}
     choices: dict[str, tuple[str, dict[str, Any]]] = {}
     rereads: set[str] = set()

@@ -10,7 +10,7 @@ import numpy as np
 from onnxjit.compiler.errors import LoweringError
 from onnxjit.compiler.fold import SHAPE_OPS, evaluate, foldable
 from onnxjit.compiler.graph import Graph, Node, TensorType
-from onnxjit.compiler.lower_context import LowerContext
+from onnxjit.compiler.lower_context import LayoutHints, LowerContext
 from onnxjit.compiler.registry import lookup
 from onnxjit.compiler.tvm_api import te
 
@@ -79,7 +79,8 @@ def placeholder(name: str, tt: TensorType) -> te.Tensor:
 
 def context(node: Node, opset: int, types: Mapping[str, TensorType],
             constants: Mapping[str, np.ndarray],
-            tensors: Mapping[str, te.Tensor] | None = None) -> LowerContext:
+            tensors: Mapping[str, te.Tensor] | None = None,
+            hints: LayoutHints = LayoutHints()) -> LowerContext:
     """The LowerContext of a node: inputs are `tensors[name]` or fresh placeholders."""
     inputs: list[te.Tensor | None] = []
     for name in node.inputs:
@@ -92,7 +93,8 @@ def context(node: Node, opset: int, types: Mapping[str, TensorType],
         else:
             raise LoweringError(node.name, node.op_type, f"input {name!r} has no static shape")
     consts = tuple(constants.get(n) if n else None for n in node.inputs)
-    return LowerContext(node=node, opset=opset, inputs=tuple(inputs), constants=consts)
+    return LowerContext(node=node, opset=opset, inputs=tuple(inputs), constants=consts,
+                        hints=hints)
 
 
 def _safe(name: str) -> str:

@@ -6,8 +6,9 @@ never need bounds checks in their inner loop:
     constant B is packed once at compile time (compiler/passes/pack_weights.py turns the node into
     onnxjit::MatMul); a run-time B is packed by a stage of the kernel itself ("pack_b"),
     which the schedule may keep (large M) or inline (small M).
-  * M is padded to a multiple of 6 (above 6 rows), so tile heights 1/2/3/6 divide it; padding rows
-    read A's last row (a clamped index: finite values, no copy of A) and are never stored.
+  * M is padded to a multiple of 6 (above 6 rows; the target's LayoutHints.matmul_row_grain: 4 on
+    wasm), so tile heights 1/2/3/6 divide it; padding rows read A's last row (a clamped index:
+    finite values, no copy of A) and are never stored.
   * The result stage reads the valid [M, N] corner; elementwise epilogues fuse onto it.
 Packing only permutes and zero-pads, and every tiling sums k in order: numerics are unchanged.
 Narrow products (N < 8, e.g. matrix x vector) keep the plain layout.
@@ -36,8 +37,8 @@ def round_up(n: int, m: int) -> int:
     return (n + m - 1) // m * m
 
 
-def padded_rows(m: int) -> int:
-    return m if m <= ROW_GRAIN else round_up(m, ROW_GRAIN)
+def padded_rows(m: int, grain: int = ROW_GRAIN) -> int:
+    return m if m <= grain else round_up(m, grain)
 
 
 def use_panels(n: int) -> bool:
@@ -105,7 +106,7 @@ def contraction(ctx: LowerContext, a: te.Tensor, b: te.Tensor, *, trans_a: bool 
         return a(*ab, r, i) if trans_a else a(*ab, i, r)
 
     panels = packed_n is not None or use_panels(n)
-    mp = padded_rows(m) if panels else m
+    mp = padded_rows(m, ctx.hints.matmul_row_grain) if panels else m
     np_ = round_up(n, PANEL) if panels else n
     read_b: Callable[[list[Expr], Expr, Expr], Expr]
     if packed_n is not None:

@@ -115,6 +115,12 @@ class WasmTarget(Target):
     # ran 1.3x slower than 2x16 there too (Node 20 and 24), and tuning in Node 24 keeps 2x16.
     vector_registers = 14
     matmul_k_unroll = (1, 2)
+    # MatMul rows are padded to a multiple of 4, not the CPU's 6 (LayoutHints): wasm's tiles are
+    # 1, 2 or 4 rows, and 256 rows padded to 258 allowed only 2-row tiles and one row block. A
+    # whole MatMul 256^3 + Softmax (4x8 tiles, no padding) vs 258 rows (2x16), A/B in one process:
+    # Node 24 relaxed 1.06-1.09x, SIMD128 1.00-1.03x; Node 20 SIMD128 1.01-1.02x, but relaxed
+    # (flagged) 0.93-0.95x.
+    matmul_row_grain = 4
 
     @property
     def vector_lanes(self) -> int:
