@@ -50,9 +50,11 @@ class Epilogue:
     hi: float
 
 
-def packs(g: ConvGeometry, impl: str, mode: str, pack: int) -> bool:
-    """Whether a point packs pixel tiles (sparse, 1x1 read in place, flat tiles)."""
-    return pack > 0 and impl == "sparse" and g.direct and mode == "flat"
+def packs(g: ConvGeometry, impl: str, mode: str, pack: int, cob: int = 0) -> bool:
+    """Whether a point packs pixel tiles: a 1x1 read in place, flat tiles, sparse or dense with
+    all channel tiles per pixel tile (cob 0: each packed tile serves every output channel)."""
+    return (pack > 0 and g.direct and mode == "flat"
+            and (impl == "sparse" or (impl == "dense" and cob == 0 and g.group == 1)))
 
 
 class _Writer:
@@ -121,7 +123,7 @@ class _Gen:
         self.xs = "Xn" if g.direct else "Xq"
         self.group_copy = not g.direct and g.group > 1
         # XNNPACK-style L1 blocking (schedules/conv_pack.py)
-        self.pack = packs(g, tl.impl, tl.mode, tl.pack)
+        self.pack = packs(g, tl.impl, tl.mode, tl.pack, tl.cob)
         if self.pack:
             self.xs, self.xbase = "Xp", "0"
         # aligned whole-vector stores: every tile starts a multiple of lanes into an output plane
@@ -248,7 +250,9 @@ class _Gen:
                             wi = self.weight_index(f"c1 * {self.cu} + {c2}", f"ky * {g.kw} + {kx}", cb, c)
                             for r, (base, _) in enumerate(rows):
                                 for o, width in segs:
-                                    self.fma(c, r, o, width, f"Wf[{wi}]", f"{ci} * {g.cplane} + {row} + {col} + {base}")
+                                    xi = (f"{ci} * {self.MR} + {self.xbase}" if self.pack
+                                          else f"{ci} * {g.cplane} + {row} + {col} + {base}")
+                                    self.fma(c, r, o, width, f"Wf[{wi}]", xi)
                 if not unroll_kx:
                     w.depth -= 1
         self.store(out, co0, rows)

@@ -21,9 +21,10 @@ def declare(gen: Any, nnz: int) -> None:
     """The scratch and the blocks' input offsets as scratch rows (ci * MR, from ci * plane)."""
     g, w = gen.g, gen.w
     w(f"Xp = T.alloc_buffer(({max(1, gen.tl.pack) * g.c * gen.MR},), 'float32', align=64)")
-    w(f"offp = T.alloc_buffer(({nnz},), 'int32', align=64)")
-    with w.block(f"for j in T.serial({nnz}):"):
-        w(f"offp[j] = T.truncdiv(off[j], {g.cplane}) * {gen.MR}")
+    if gen.sparse:
+        w(f"offp = T.alloc_buffer(({nnz},), 'int32', align=64)")
+        with w.block(f"for j in T.serial({nnz}):"):
+            w(f"offp[j] = T.truncdiv(off[j], {g.cplane}) * {gen.MR}")
 
 
 def _copy(gen: Any, ci: str, dst: str, src: str, nv: int, nr: int) -> None:
@@ -40,11 +41,17 @@ def _pack(gen: Any, dst: str, src: str, nv: int, nr: int) -> None:
         _copy(gen, "ci", dst, src, nv, nr)
 
 
+def _loop(gen: Any) -> tuple[str, int]:
+    """The output-block loop: sparse row blocks (ib), dense channel tiles (cbi)."""
+    return ("ib", gen.nb) if gen.sparse else ("cbi", gen.cob)
+
+
 def _share(gen: Any) -> list[tuple[str, bool]]:
-    """Output block ib's input channels (expression, needs a bound check) for pipelined work."""
-    c, nb = gen.g.c, gen.nb
+    """An output block's input channels (expression, needs a bound check) for pipelined work."""
+    var, nb = _loop(gen)
+    c = gen.g.c
     per = -(-c // nb)
-    return [(f"ib * {per} + {k}", per * nb > c) for k in range(per)]
+    return [(f"{var} * {per} + {k}", per * nb > c) for k in range(per)]
 
 
 def _prefetch(gen: Any, src: str) -> None:
@@ -63,7 +70,8 @@ def _blocks(gen: Any, buf: str, base: str, nv: int, nr: int, pipelined: str | No
     """Every output block over the packed tile in buffer `buf`; `pipelined`: a condition under
     which each block also copies (and prefetches) its share of the next tile(s)."""
     g, w, MR = gen.g, gen.w, gen.MR
-    with w.block(f"for ib in T.serial({gen.nb}):"):
+    var, count = _loop(gen)
+    with w.block(f"for {var} in T.serial({count}):"):
         if pipelined is not None:
             with w.block(f"if {pipelined}:"):
                 nxt = f"{base} + {MR}"
@@ -78,7 +86,8 @@ def _blocks(gen: Any, buf: str, base: str, nv: int, nr: int, pipelined: str | No
         elif gen.tl.pf:
             _prefetch(gen, f"{base} + {MR}")
         gen.xbase = f"{buf} * {g.c * MR}"
-        gen.sparse_tile(gen.segments(nv, nr), gen.segments(nv, nr, compute=False), [(base, base)])
+        tile = gen.sparse_tile if gen.sparse else gen.dense_tile
+        tile(gen.segments(nv, nr), gen.segments(nv, nr, compute=False), [(base, base)])
 
 
 def sweep(gen: Any) -> None:

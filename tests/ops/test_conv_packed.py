@@ -1,7 +1,7 @@
-"""Sparse 1x1 convs can pack each pixel tile (all input channels) into an L1-sized scratch and
-read the feed only there, so numpy's 16-byte aligned feeds are bound in place: against
-onnxruntime at every 16-byte offset, with tail tiles, batches, 4x1 blocks, channel counts past
-the L1 budget and fused epilogues; and where the default packs."""
+"""1x1 convs (sparse and dense) can pack each pixel tile (all input channels) into a scratch
+(schedules/conv_pack.py) and read the feed only there, so numpy's 16-byte aligned feeds are bound
+in place: against onnxruntime at every 16-byte offset, with tail tiles, batches, 4x1 blocks,
+channel counts past the L1 budget and fused epilogues; and where the defaults pack."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -42,24 +42,28 @@ def _pruned(rng: np.random.Generator, m: int, c: int, zeros: float, pattern: str
 # 7x9 (one tile and a 31-pixel tail), more input channels than fit the L1 budget (300),
 # a batch of 2, 4x1 blocks
 CASES = [((1, 64, 24, 24), 64, 0.9, "u", ""), ((1, 288, 7, 9), 32, 0.9, "4x1", "relu"),
-         ((2, 300, 13, 11), 48, 0.92, "u", "add"), ((1, 64, 16, 20), 64, 0.85, "4x1", "add")]
+         ((2, 300, 13, 11), 48, 0.92, "u", "add"), ((1, 64, 16, 20), 64, 0.85, "4x1", "add"),
+         ((1, 48, 20, 20), 40, 0.0, "u", "relu")]   # dense
 
 
-def _packing(pack: int) -> Callable[[Kernel, Target], tuple[ScheduleTemplate, Knobs]]:
-    """A chooser: the conv template's default with tiles of 2 vectors, packed."""
+def _packing(pack: int, nt: bool) -> Callable[[Kernel, Target], tuple[ScheduleTemplate, Knobs]]:
+    """A chooser: the conv template's default, packed (sparse: tiles of 2 vectors)."""
     def choose(kernel: Kernel, target: Target) -> tuple[ScheduleTemplate, Knobs]:
         template = select_template(kernel, target)
         knobs = template.default(kernel, target)
         if isinstance(template, ConvTemplate) and knobs["impl"] == "sparse":
-            knobs = {**knobs, "v": 2, "pack": pack, "pf": 2}
+            knobs = {**knobs, "v": 2, "pack": pack, "pf": 2, "nt": nt}
+        elif isinstance(template, ConvTemplate) and knobs["impl"] == "dense":
+            knobs = {**knobs, "mode": "flat", "cob": 0, "pack": pack, "pf": 2}
         return template, knobs
     return choose
 
 
-@pytest.mark.parametrize("pack", [1, 2])
+@pytest.mark.parametrize("pack,nt", [(1, False), (2, False), (1, True)])
 @pytest.mark.parametrize("case", range(len(CASES)))
-def test_packed_sparse_conv_in_place_at_any_offset(case: int, pack: int) -> None:
-    """pack 2: double-buffered, the next tile copied while this one runs."""
+def test_packed_sparse_conv_in_place_at_any_offset(case: int, pack: int, nt: bool) -> None:
+    """pack 2: double-buffered, the next tile copied while this one runs; nt: streaming stores
+    (sparse, where the planes are whole vectors: cases 0 and 3)."""
     shape, m, zeros, pattern, epilogue = CASES[case]
     rng = np.random.default_rng(case)
     x = rng.standard_normal(shape).astype(np.float32)
@@ -75,10 +79,10 @@ def test_packed_sparse_conv_in_place_at_any_offset(case: int, pack: int) -> None
         nodes[0] = helper.make_node("Conv", ["x", "w", "b"], ["y"])
     model = make_model(nodes, {"x": x}, ["y"], inits)
     want = run_onnxruntime(model, {"x": x})[0]
-    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1, chooser=_packing(pack))
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1, chooser=_packing(pack, nt))
     compiled = session.compiled({"x": x})
     knobs = [compiled.choices[k.name][1] for k in compiled.kernels]
-    assert [(k["impl"], k.get("pack")) for k in knobs] == [("sparse", pack)], knobs
+    assert [(k["impl"], k.get("pack")) for k in knobs] == [("sparse" if zeros else "dense", pack)], knobs
     for misalign in (16, 32, 48, 0, 4):
         feed = _offset_copy(x, misalign)
         got = session.run(None, {"x": feed})[0]
@@ -121,3 +125,19 @@ def test_default_packs_where_it_pays(l1d: int, c: int, m: int, side: int, vector
     assert template.rereads(kernel, default) == (frozenset() if vectors else frozenset({"x"}))
     dense = {"impl": "dense", "v": 2, "ct": 4, "cu": 1, "mode": "flat", "rows": 1}
     assert template.rereads(kernel, dense) == frozenset({"x"})
+
+
+@pytest.mark.parametrize("c,packed", [(256, True), (32, False)])
+def test_dense_default_packs_large_tiles(c: int, packed: bool) -> None:
+    """A dense 1x1 packs when its tiles' C input rows miss L1 (256 channels x 3 vectors) and
+    reads the feed once; with 32 channels the tile stays in L1 and X is re-read in place."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, c, 28, 28)).astype(np.float32)
+    w = rng.standard_normal((256, c, 1, 1)).astype(np.float32)
+    model = make_model([helper.make_node("Conv", ["x", "w"], ["y"])], {"x": x}, ["y"], {"w": w})
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    kernel = session.compiled({"x": x}).kernels[0]
+    template = ConvTemplate()
+    default = template.default(kernel, _Target(48 << 10))  # type: ignore[arg-type]
+    assert (default["impl"], default["v"], default.get("pack", 0)) == ("dense", 3, int(packed))
+    assert template.rereads(kernel, default) == (frozenset() if packed else frozenset({"x"}))
