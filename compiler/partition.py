@@ -1,6 +1,8 @@
 """Partitioning a specialised graph into kernels: each kernel is an anchor op plus the elementwise
 ops that consume its result and nothing else (epilogue fusion), so their loops share one pass
-over memory. View ops (reshape, squeeze, ...) become aliases and cost nothing at run time.
+over memory. A one-pass reduction also absorbs the elementwise ops that only feed it (prologue
+fusion: x*x -> ReduceSum reads x once, and the squares are never stored). View ops (reshape,
+squeeze, ...) become aliases and cost nothing at run time.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from onnxjit.compiler.registry import OpKind, lookup
 @dataclass(frozen=True)
 class KernelGroup:
     nodes: tuple[Node, ...]
-    kind: OpKind                      # the anchor's kind (the first node's)
+    kind: OpKind                      # the anchor's kind (a reduction's, past its prologue)
 
     @property
     def output(self) -> tuple[str, ...]:
@@ -42,13 +44,19 @@ def partition(graph: Graph, fuse: bool = True) -> list[Step]:
         if kind is OpKind.VIEW:
             aliases[position] = Alias(node)
             continue
-        target = _fusion_target(node, kind, graph, consumers, graph_outputs, open_group) if fuse else None
+        target = None
+        if fuse:
+            target = _fusion_target(node, kind, graph, consumers, graph_outputs, open_group)
+            if target is None:
+                target = _prologue_target(node, consumers, graph_outputs, open_group, kinds)
         if target is None:
             groups.append([node])
             kinds.append(kind)
             target = len(groups) - 1
         else:
             groups[target].append(node)
+            if kind is OpKind.REDUCTION:
+                kinds[target] = kind
         for value in node.inputs:
             open_group.pop(value, None)
         if len(node.outputs) == 1 and node.outputs[0]:
@@ -81,3 +89,21 @@ def _fusion_target(node: Node, kind: OpKind, graph: Graph, consumers: dict[str, 
         if out_type is not None and in_type is not None and out_type.shape == in_type.shape:
             return open_group[value]
     return None
+
+
+# Reductions that read their input once: an inlined producer is computed once per element.
+ONE_PASS_REDUCTIONS = frozenset({"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin",
+                                 "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare"})
+
+
+def _prologue_target(node: Node, consumers: dict[str, list[Node]], graph_outputs: set[str],
+                     open_group: dict[str, int], kinds: list[OpKind]) -> int | None:
+    """The all-elementwise group whose only result only this one-pass reduction reads."""
+    if node.op_type not in ONE_PASS_REDUCTIONS or node.domain not in ("", "ai.onnx"):
+        return None
+    value = node.inputs[0] if node.inputs else ""
+    group = open_group.get(value)
+    if (group is None or kinds[group] is not OpKind.ELEMENTWISE or value in graph_outputs
+            or len(consumers.get(value, [])) != 1 or len(node.outputs) != 1):
+        return None
+    return group

@@ -137,7 +137,7 @@ def conv_kernel(spec: dict[str, Any], w: int, unroll: int, threads: int,
              bias: T.Buffer(bias_s, F32), past: T.Buffer(past_s, F32),
              y: T.Buffer((batch, chans, length), F32),
              state: T.Buffer((batch, chans, km1), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         for r in row_loop(rows):
             b = T.meta_var(r // chans)
             c = T.meta_var(r % chans)

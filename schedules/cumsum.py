@@ -92,7 +92,7 @@ def _rows_kernel(spec: dict[str, Any], params: Any, block: int, vec: int,
     @T.prim_func
     def func(x: T.Buffer(x_p.shape, dtype), axis_in: T.Buffer(a_p.shape, a_p.dtype),
              y: T.Buffer(y_p.shape, dtype)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         xf = T.decl_buffer((total,), dtype, data=x.data)
         yf = T.decl_buffer((total,), dtype, data=y.data)
         for o in T.serial(outer):
@@ -180,7 +180,7 @@ def _nt_kernel(spec: dict[str, Any], params: Any, w: int, threads: int) -> PrimF
     @T.prim_func
     def func(x: T.Buffer(x_p.shape, dtype), axis_in: T.Buffer(a_p.shape, a_p.dtype),
              y: T.Buffer(y_p.shape, dtype)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         xf = T.decl_buffer((total,), dtype, data=x.data)
         yf = T.decl_buffer((total,), dtype, data=y.data)
         with T.attr(T.int32(0), "pragma_import_llvm", ll):

@@ -138,7 +138,7 @@ def generate(spec: AttentionSpec, bq: int, bkv: int, tv: int, ns: int,
     return f'''
 @T.prim_func
 def main({sig}):
-    T.func_attr({{"tir.noalias": True}}){workspace}
+    T.func_attr({{"tirx.noalias": True}}){workspace}
     for bx in T.thread_binding({blocks}, thread="blockIdx.x"):
         for tx in T.thread_binding({nt}, thread="threadIdx.x"):
             Qs = T.alloc_buffer(({bq}, {s.d}), "float32", scope="shared")

@@ -51,7 +51,7 @@ def cumsum_kernel(spec: dict[str, Any], shapes: Sequence[Any], dtypes: Sequence[
     @T.prim_func
     def plain(x: T.Buffer(xshape, dtype), axis_in: T.Buffer(ashape, adtype),
               y: T.Buffer(xshape, dtype)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         xf = T.decl_buffer((total,), dtype, data=x.data)
         yf = T.decl_buffer((total,), dtype, data=y.data)
         for bx in T.thread_binding(_blocks(lines, nt), thread="blockIdx.x"):
@@ -74,7 +74,7 @@ def cumsum_kernel(spec: dict[str, Any], shapes: Sequence[Any], dtypes: Sequence[
     @T.prim_func
     def chunked(x: T.Buffer(xshape, dtype), axis_in: T.Buffer(ashape, adtype),
                 y: T.Buffer(xshape, dtype)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         xf = T.decl_buffer((total,), dtype, data=x.data)
         yf = T.decl_buffer((total,), dtype, data=y.data)
         sums = T.alloc_buffer((work,), dtype)   # [chunk, line]: adjacent threads, adjacent lines
@@ -134,7 +134,7 @@ def linear_scan_kernel(spec: dict[str, Any], shapes: Sequence[Any], nt: int) -> 
     def func(h0: T.Buffer(hs, F32), a: T.Buffer(as_, F32), b: T.Buffer(bs, F32),
              x: T.Buffer(xs, F32), c: T.Buffer(cs, F32), h: T.Buffer((d, n), F32),
              y: T.Buffer((length, d), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         for bx in T.thread_binding(_blocks(d, nt), thread="blockIdx.x"):
             for tx in T.thread_binding(nt, thread="threadIdx.x"):
                 hl = T.alloc_buffer((n,), F32, scope="local")
@@ -164,7 +164,7 @@ def selective_scan_kernel(spec: dict[str, Any], shapes: Sequence[Any], nt: int) 
              bm: T.Buffer(bs, F32), cm: T.Buffer(cs, F32), am: T.Buffer(a_s, F32),
              dskip: T.Buffer(ds, F32), h: T.Buffer((d, n), F32),
              y: T.Buffer((length, d), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         for bx in T.thread_binding(_blocks(d, nt), thread="blockIdx.x"):
             for tx in T.thread_binding(nt, thread="threadIdx.x"):
                 hl = T.alloc_buffer((n,), F32, scope="local")
@@ -202,7 +202,7 @@ def linear_attention_kernel(spec: dict[str, Any], shapes: Sequence[Any], nt: int
              past: T.Buffer(ps, sdtype), g: T.Buffer(gs, dtype), be: T.Buffer(bs, dtype),
              out: T.Buffer((batch, length, hq * dv), dtype),
              present: T.Buffer((batch, hkv, dk, dv), sdtype)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         for bx in T.thread_binding(_blocks(cols, nt), thread="blockIdx.x"):
             for tx in T.thread_binding(nt, thread="threadIdx.x"):
                 s = T.alloc_buffer((dk,), F32, scope="local")
@@ -259,7 +259,7 @@ def causal_conv_kernel(spec: dict[str, Any], shapes: Sequence[Any], nt: int) -> 
     def func(x: T.Buffer(xs, dtype), w: T.Buffer(ws, dtype), bias: T.Buffer(bs, dtype),
              past: T.Buffer(ps, dtype), y: T.Buffer(ys, dtype),
              state: T.Buffer((batch, chans, km1), dtype)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         for bx in T.thread_binding(_blocks(outs, nt), thread="blockIdx.x"):
             for tx in T.thread_binding(nt, thread="threadIdx.x"):
                 acc = T.alloc_buffer((1,), F32, scope="local")

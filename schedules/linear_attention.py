@@ -141,7 +141,7 @@ def sweep_kernel(spec: dict[str, Any], w: int, cb: int, unroll: int, threads: in
              g: T.Buffer(gs, F32), be: T.Buffer(bs, F32),
              out: T.Buffer((batch, length, hq * dv), F32),
              present: T.Buffer((batch, hkv, dk, dv), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         # per-head decays exp'd up front as vectors (a libm exp per token cost ~10% of a sweep)
         eg = T.alloc_buffer((ng,), F32)
         gf = T.decl_buffer((ng,), F32, data=g.data)

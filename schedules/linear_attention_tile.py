@@ -40,7 +40,7 @@ def tile_kernel(spec: dict[str, Any], w: int, rows: int, cb: int, tc: int,
              g: T.Buffer(gs, F32), be: T.Buffer((1, 1, 1), F32),
              out: T.Buffer((batch, length, hq * dv), F32),
              present: T.Buffer((batch, hkv, dk, dv), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         # per-head decays exp'd up front as vectors (not one libm exp per token)
         egall = T.alloc_buffer((ng,), F32)
         gf = T.decl_buffer((ng,), F32, data=g.data)

@@ -178,7 +178,7 @@ def linear_kernel(length: int, d: int, n: int, act: str, w: int, dbr: int,
              b: T.Buffer((length, d, n), F32), x: T.Buffer((length, d), F32),
              c: T.Buffer((length, n), F32), h: T.Buffer((d, n), F32),
              y: T.Buffer((length, d), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         for i in T.serial(d):
             for v in T.unroll(nv):
                 h[i, T.ramp(v * w, 1, w)] = h0[i, T.ramp(v * w, 1, w)]
@@ -232,7 +232,7 @@ def selective_kernel(length: int, d: int, n: int, skip: bool, w: int, dbr: int,
              cm: T.Buffer((length, n), F32), am: T.Buffer((d, n), F32),
              dskip: T.Buffer((d,), F32), h: T.Buffer((d, n), F32),
              y: T.Buffer((length, d), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         for blk in block_loop(nb):
             hl = T.alloc_buffer((dbr, n), F32, scope="global")
             for k in T.unroll(dbr):

@@ -43,7 +43,7 @@ def selective_channel_kernel(length: int, d: int, n: int, skip: bool, w: int, g:
              cm: T.Buffer((length, n), F32), am: T.Buffer((d, n), F32),
              dskip: T.Buffer((d,), F32), h: T.Buffer((d, n), F32),
              y: T.Buffer((length, d), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         a2 = T.alloc_buffer((nb, n, w), F32)         # log2(e) Aᵀ, block-major (1 KiB a block)
         st = T.alloc_buffer((nb, n, w), F32)         # state between time chunks, lane = channel
         for i, j in T.grid(d, n):

@@ -32,6 +32,41 @@ def test_a_value_with_two_readers_ends_its_kernel() -> None:
     assert _kernels(partition(graph)) == [["mm"], ["r"], ["n"]]
 
 
+def test_a_one_pass_reduction_absorbs_the_elementwise_ops_that_only_feed_it() -> None:
+    """x*x -> ReduceSum -> Sqrt is one reduction kernel (an L2 norm); not so past a matmul
+    anchor, a second reader, or into a reduction that reads its input more than once."""
+    nodes = [Node("Mul", ("x", "x"), ("sq",), name="sq"),
+             Node("ReduceSum", ("sq",), ("s",), name="sum", attrs={"keepdims": 1}),
+             Node("Sqrt", ("s",), ("n",), name="sqrt")]
+    graph = _graph(nodes, {"x": (4, 4), "sq": (4, 4), "s": (1, 1), "n": (1, 1)}, ("n",))
+    steps = partition(graph)
+    assert _kernels(steps) == [["sq", "sum", "sqrt"]]
+    assert [s.kind.name for s in steps if isinstance(s, KernelGroup)] == ["REDUCTION"]
+    after_matmul = [Node("MatMul", ("x", "w"), ("y",), name="mm"),
+                    Node("ReduceSum", ("y",), ("s",), name="sum", attrs={"keepdims": 1})]
+    graph = _graph(after_matmul, {"x": (4, 4), "y": (4, 4), "s": (1, 1)}, ("s",))
+    assert _kernels(partition(graph)) == [["mm"], ["sum"]]
+    softmax = [Node("Mul", ("x", "x"), ("sq",), name="sq"),
+               Node("Softmax", ("sq",), ("p",), name="sm")]
+    graph = _graph(softmax, {"x": (4, 4), "sq": (4, 4), "p": (4, 4)}, ("p",))
+    assert _kernels(partition(graph)) == [["sq"], ["sm"]]
+
+
+def test_an_absorbed_prologue_computes_what_onnxruntime_does() -> None:
+    from onnx import helper
+
+    from tests.helpers import assert_matches, make_model
+
+    x = np.random.default_rng(3).standard_normal((6, 40, 64)).astype(np.float32)
+    nodes = [helper.make_node("Mul", ["x", "x"], ["sq"]),
+             helper.make_node("ReduceSum", ["sq", "axes"], ["s"], keepdims=1),
+             helper.make_node("Add", ["s", "eps"], ["se"]), helper.make_node("Sqrt", ["se"], ["n"]),
+             helper.make_node("Div", ["x", "n"], ["y"])]
+    model = make_model(nodes, {"x": x}, ["y"], {"axes": np.array([-1], np.int64),
+                                                "eps": np.array(1e-6, np.float32)})
+    assert_matches(model, {"x": x}, rtol=1e-5, atol=1e-5)
+
+
 def test_graph_outputs_are_not_fused_away() -> None:
     nodes = [Node("MatMul", ("x", "w"), ("y",), name="mm"), Node("Mul", ("y", "y"), ("z",), name="r")]
     graph = _graph(nodes, {"x": (4, 4), "y": (4, 4), "z": (4, 4)}, ("y", "z"))

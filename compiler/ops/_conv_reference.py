@@ -62,7 +62,7 @@ def reference_conv(g: ConvGeometry, post: Sequence[str], lo: float, hi: float, w
     def func(X: T.Buffer(xs, "float32"), Wt: T.Buffer(ws, "float32"), B: T.Buffer(bs, "float32"),
              val: T.Buffer(vs, "float32"), off: T.Buffer(os_, "int32"), ptr: T.Buffer(ps, "int32"),
              R: T.Buffer(rs, "float32"), Y: T.Buffer(ys, "float32")) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         Xf = T.decl_buffer((g.n * XLEN,), "float32", data=X.data)
         Wf = T.decl_buffer((max(1, int(ws[0])),), "float32", data=Wt.data)
         Yf = T.decl_buffer((g.n * MHOWO,), "float32", data=Y.data)

@@ -51,7 +51,7 @@ def reference_func(shapes: Sequence[tuple[Any, ...]], dtype: str, has_bias: bool
     def func(x: T.Buffer(xs, dtype), w: T.Buffer(ws, dtype), bias: T.Buffer(bs, dtype),
              past: T.Buffer(ps, dtype), y: T.Buffer(ys, dtype),
              state: T.Buffer((batch, chans, state_len), dtype)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         acc = T.alloc_buffer((1,), F32, scope="local")
         for b, c, t in T.grid(batch, chans, length):
             acc[0] = T.Cast(F32, bias[c]) if bias_on == 1 else T.float32(0)

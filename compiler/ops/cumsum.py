@@ -39,7 +39,7 @@ def reference_func(shapes: Sequence[tuple[Any, ...]], dtype: str, axis_dtype: st
     @T.prim_func
     def func(x: T.Buffer(xshape, dtype), axis_in: T.Buffer(ashape, axis_dtype),
              y: T.Buffer(xshape, dtype)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         xf = T.decl_buffer((total,), dtype, data=x.data)
         yf = T.decl_buffer((total,), dtype, data=y.data)
         af = T.decl_buffer((1,), axis_dtype, data=axis_in.data)

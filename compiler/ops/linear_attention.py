@@ -72,7 +72,7 @@ def reference_func(shapes: Sequence[tuple[Any, ...]], spec: dict[str, Any]) -> P
              past: T.Buffer(ps, sdtype), g: T.Buffer(gs, dtype), be: T.Buffer(bs, dtype),
              out: T.Buffer((batch, length, hq * dv), dtype),
              present: T.Buffer((batch, hkv, dk, dv), sdtype)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         s = T.alloc_buffer((dk, dv), F32)
         w = T.alloc_buffer((dv,), F32)
         for b, h in T.grid(batch, hkv):

@@ -37,7 +37,7 @@ def linear_reference(shapes: Sequence[tuple[Any, ...]], act: str) -> PrimFunc:
     def func(h0: T.Buffer(hs, F32), a: T.Buffer(as_, F32), b: T.Buffer(bs, F32),
              x: T.Buffer(xs, F32), c: T.Buffer(cs, F32), h: T.Buffer((d, n), F32),
              y: T.Buffer((length, d), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         for i, j in T.grid(d, n):
             h[i, j] = h0[i, j]
         for t in range(length):
@@ -62,7 +62,7 @@ def selective_reference(shapes: Sequence[tuple[Any, ...]], has_skip: bool) -> Pr
              bm: T.Buffer(bs, F32), cm: T.Buffer(cs, F32), am: T.Buffer(a_s, F32),
              dskip: T.Buffer(ds, F32), h: T.Buffer((d, n), F32),
              y: T.Buffer((length, d), F32)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         for i, j in T.grid(d, n):
             h[i, j] = h0[i, j]
         for t in range(length):

@@ -40,7 +40,7 @@ def reference_func(shapes: Sequence[tuple[Any, ...]], dims: Sequence[int], q: in
     @T.prim_func
     def func(data: T.Buffer(dshape, dtype), indices: T.Buffer(ishape, idtype),
              updates: T.Buffer(ushape, dtype), out: T.Buffer(dshape, dtype)) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         df = T.decl_buffer((total,), dtype, data=data.data)
         jf = T.decl_buffer((max(count * q, 1),), idtype, data=indices.data)
         uf = T.decl_buffer((max(count * slice_size, 1),), dtype, data=updates.data)

@@ -27,7 +27,7 @@ def reference_func(shapes: Sequence[tuple[Any, ...]], dims: Sequence[int], axis:
     @T.prim_func
     def func(x: T.Buffer(xshape, dtype), values: T.Buffer(out_shape, dtype),
              indices: T.Buffer(out_shape, "int64")) -> None:
-        T.func_attr({"tir.noalias": True})
+        T.func_attr({"tirx.noalias": True})
         xf = T.decl_buffer((outer * n * inner,), dtype, data=x.data)
         vf = T.decl_buffer((outer * k * inner,), dtype, data=values.data)
         jf = T.decl_buffer((outer * k * inner,), "int64", data=indices.data)
