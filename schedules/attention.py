@@ -99,10 +99,12 @@ class AttentionTemplate(ScheduleTemplate):
                 "tile": _target_tiles(target)[0], "split_kv": split}
 
     def rereads(self, kernel: Kernel, knobs: Knobs) -> frozenset[str]:
-        """Only V: each task loads V rows as vectors, while K is read as broadcast scalars and Q
-        and the mask once per task (measured at S=512: Q/K/V in place at 16 bytes 3.51-3.68 ms,
-        all 64-byte aligned 3.30 ms)."""
-        _, roles = self._spec(kernel)
+        """V, when several query-row blocks each load its rows as vectors; K is read as broadcast
+        scalars and Q and the mask once per task (S=512: V at 16 bytes 3.58-3.70 ms, aligned
+        3.38-3.56). With one row block (decode) V is read once: copying its 8 MB cost 0.4 ms."""
+        spec, roles = self._spec(kernel)
+        if rows_total(spec) <= int(knobs["block_q"]):
+            return frozenset()
         params = [str(buf.name) for buf in kernel.func.params]
         return frozenset(kernel.inputs[i] for i, name in enumerate(params[:len(kernel.inputs)])
                          if name == roles.get("v"))
