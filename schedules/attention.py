@@ -58,6 +58,9 @@ def _target_tiles(target: Target) -> list[str]:
     return _tiles(_lanes(target), int(getattr(target, "vector_registers", 16)))
 
 
+V_CACHED_BYTES = 1 << 20   # a head's V up to this size stays in L2 between query-row blocks
+
+
 class AttentionTemplate(ScheduleTemplate):
     name = "attention"
 
@@ -99,11 +102,13 @@ class AttentionTemplate(ScheduleTemplate):
                 "tile": _target_tiles(target)[0], "split_kv": split}
 
     def rereads(self, kernel: Kernel, knobs: Knobs) -> frozenset[str]:
-        """V, when several query-row blocks each load its rows as vectors; K is read as broadcast
-        scalars and Q and the mask once per task (S=512: V at 16 bytes 3.58-3.70 ms, aligned
-        3.38-3.56). With one row block (decode) V is read once: copying its 8 MB cost 0.4 ms."""
+        """V, when several query-row blocks load a head's V rows as vectors from cache; K is read
+        as broadcast scalars and Q and the mask once per task (S=512: V at 16 bytes 3.58-3.70
+        ms, aligned 3.38-3.56). Not with one row block (decode reads V once: copying its 8 MB
+        cost 0.4 ms), nor when a head's V outgrows L2 (re-read from memory anyway, and a copy
+        would add V's size to peak memory: 32 MB at S=16384)."""
         spec, roles = self._spec(kernel)
-        if rows_total(spec) <= int(knobs["block_q"]):
+        if rows_total(spec) <= int(knobs["block_q"]) or spec.skv * spec.dv * 4 > V_CACHED_BYTES:
             return frozenset()
         params = [str(buf.name) for buf in kernel.func.params]
         return frozenset(kernel.inputs[i] for i, name in enumerate(params[:len(kernel.inputs)])
