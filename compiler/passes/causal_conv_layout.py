@@ -16,8 +16,11 @@ SWAP = (0, 2, 1)
 def causal_conv_channels_last(graph: Graph) -> Graph:
     for conv in [n for n in graph.nodes if n.op_type == "CausalConvWithState"
                  and n.domain in ("", "ai.onnx")]:
-        into, out_of = _producer(graph, conv.inputs[0]), _only_reader(graph, conv.outputs[0])
-        if not (_swaps(into) and _swaps(out_of)) or _readers(graph, into.outputs[0]) != [conv]:
+        producers, consumers = graph.producers(), graph.consumers()
+        into = producers.get(conv.inputs[0])
+        readers = consumers.get(conv.outputs[0], [])
+        out_of = readers[0] if len(readers) == 1 and conv.outputs[0] not in graph.outputs else None
+        if not (_swaps(into) and _swaps(out_of)) or consumers.get(into.outputs[0]) != [conv]:
             continue
         fused = Node("CausalConvWithStateNTC", (into.inputs[0], *conv.inputs[1:]),
                      (out_of.outputs[0], *conv.outputs[1:]), f"{conv.name}__ntc",
@@ -32,16 +35,3 @@ def causal_conv_channels_last(graph: Graph) -> Graph:
 def _swaps(node: Node | None) -> bool:
     return (node is not None and node.op_type == "Transpose" and node.domain in ("", "ai.onnx")
             and tuple(int(p) for p in node.attr("perm", ())) == SWAP)
-
-
-def _producer(graph: Graph, value: str) -> Node | None:
-    return next((n for n in graph.nodes if value in n.outputs), None)
-
-
-def _readers(graph: Graph, value: str) -> list[Node]:
-    return [n for n in graph.nodes if value in n.inputs]
-
-
-def _only_reader(graph: Graph, value: str) -> Node | None:
-    readers = _readers(graph, value)
-    return readers[0] if len(readers) == 1 and value not in graph.outputs else None

@@ -25,11 +25,11 @@ def split_matmuls(graph: Graph) -> Graph:
 
 
 def _rewrite(graph: Graph, split: Node) -> Graph | None:
-    matmul = next((n for n in graph.nodes if split.inputs[0] in n.outputs), None)
+    matmul = graph.producers().get(split.inputs[0])
     if matmul is None or matmul.op_type != "MatMul" or matmul.domain not in ("", "ai.onnx"):
         return None
     product = matmul.outputs[0]
-    readers = [n for n in graph.nodes if product in n.inputs]
+    readers = graph.consumers().get(product, [])
     weight = graph.constants.get(matmul.inputs[1])
     ptype = graph.types.get(product)
     if (len(readers) != 1 or product in graph.outputs or weight is None
