@@ -15,7 +15,7 @@ from onnxjit.compiler.ops.attention_core import ANNOTATION, AttentionSpec
 from onnxjit.compiler.tvm_api import block_annotations, parse_tvmscript
 from onnxjit.schedules.attention_kernel import (
     FlashConfig, effective_block_q, generate, rows_total)
-from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.base import Knobs, ScheduleTemplate, inputs_by_param
 from onnxjit.schedules.tvmscript_text import HELPERS
 
 if TYPE_CHECKING:
@@ -110,9 +110,7 @@ class AttentionTemplate(ScheduleTemplate):
         spec, roles = self._spec(kernel)
         if rows_total(spec) <= int(knobs["block_q"]) or spec.skv * spec.dv * 4 > V_CACHED_BYTES:
             return frozenset()
-        params = [str(buf.name) for buf in kernel.func.params]
-        return frozenset(kernel.inputs[i] for i, name in enumerate(params[:len(kernel.inputs)])
-                         if name == roles.get("v"))
+        return frozenset(v for p, v in inputs_by_param(kernel).items() if p == roles.get("v"))
 
     def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         raise KnobError("the attention template generates its kernel (instantiate), not a schedule")

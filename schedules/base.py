@@ -24,6 +24,11 @@ def knobs_key(knobs: Knobs) -> str:
     return json.dumps(dict(knobs), sort_keys=True, separators=(",", ":"))
 
 
+def inputs_by_param(kernel: Kernel) -> dict[str, str]:
+    """Parameter name of the kernel's function -> the graph value passed to it (inputs only)."""
+    return {str(p.name): value for p, value in zip(kernel.func.params, kernel.inputs)}
+
+
 class ScheduleTemplate(ABC):
     """One family of schedules. `applicable` says no by returning False, never by raising."""
 

@@ -20,7 +20,7 @@ from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.ops.matmul import ACC_SUFFIX, PACK_SUFFIX, PANEL
 from onnxjit.compiler.registry import OpKind
 from onnxjit.compiler.tvm_api import Schedule
-from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.base import Knobs, ScheduleTemplate, inputs_by_param
 from onnxjit.schedules.common import blocks, extent, inline_spatial, is_reduction, try_apply
 
 if TYPE_CHECKING:
@@ -135,8 +135,7 @@ class MatmulTemplate(ScheduleTemplate):
         quarter of the time); B (or its packing) and epilogue operands are loaded as vectors."""
         sch = Schedule(kernel.func)
         a = str(sch.get(_Shape(sch).acc).reads[0].source.name)
-        params = [str(p.name) for p in kernel.func.params]
-        return frozenset(v for v, p in zip(kernel.inputs, params) if p != a)
+        return frozenset(v for p, v in inputs_by_param(kernel).items() if p != a)
 
     def estimate(self, kernel: Kernel, knobs: Knobs, target: Target) -> float:
         """Tuning order: the default's tile shape and row block first, K blocks last."""

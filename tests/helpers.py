@@ -69,3 +69,12 @@ def assert_matches(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray], *,
             assert got.dtype == want.dtype, f"{label} output {i}: dtype {got.dtype} vs {want.dtype}"
             np.testing.assert_allclose(got, want, rtol=rtol, atol=atol,
                                        err_msg=f"output {i} differs from {label}")
+
+
+def offset_copy(value: np.ndarray, misalign: int) -> np.ndarray:
+    """`value` copied to an address `misalign` bytes past a 64-byte boundary."""
+    raw = np.empty(value.nbytes + 128, np.uint8)
+    start = (-raw.ctypes.data) % 64 + misalign
+    out = raw[start:start + value.nbytes].view(value.dtype).reshape(value.shape)
+    out[...] = value
+    return out

@@ -14,18 +14,9 @@ from onnx import helper
 
 import onnxjit
 from onnxjit.runtime.executor import ZERO_COPY_BYTES
-from tests.helpers import make_model, run_onnxruntime
+from tests.helpers import make_model, offset_copy, run_onnxruntime
 
 RTOL = 1e-4
-
-
-def _offset_copy(value: np.ndarray, misalign: int) -> np.ndarray:
-    """`value` copied to an address that is `misalign` bytes past a 64-byte boundary."""
-    raw = np.empty(value.nbytes + 128, np.uint8)
-    start = (-raw.ctypes.data) % 64 + misalign
-    out = raw[start:start + value.nbytes].view(value.dtype).reshape(value.shape)
-    out[...] = value
-    return out
 
 
 def _attention(rng: np.random.Generator) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
@@ -90,7 +81,7 @@ def test_aligned_feeds_run_in_place(case: str) -> None:
     expected = run_onnxruntime(model, feeds)
     session = onnxjit.InferenceSession(model.SerializeToString())
     for misalign in (16, 32, 48, 0):
-        shifted = {name: _offset_copy(value, misalign) for name, value in feeds.items()}
+        shifted = {name: offset_copy(value, misalign) for name, value in feeds.items()}
         got = session.run(None, shifted)
         large = {n for n, v in feeds.items() if v.nbytes >= ZERO_COPY_BYTES}  # others: copied
         in_place = large if misalign == 0 else streamed
@@ -103,7 +94,7 @@ def test_feeds_that_cannot_be_bound_are_copied(case: str) -> None:
     model, feeds = CASES[case][0](np.random.default_rng(8))
     expected = run_onnxruntime(model, feeds)
     session = onnxjit.InferenceSession(model.SerializeToString())
-    misaligned = {name: _offset_copy(value, 4) for name, value in feeds.items()}
+    misaligned = {name: offset_copy(value, 4) for name, value in feeds.items()}
     got = session.run(None, misaligned)
     assert session.executor(misaligned).last_in_place == frozenset()
     np.testing.assert_allclose(got[0], expected[0], rtol=RTOL, atol=RTOL)

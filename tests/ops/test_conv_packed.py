@@ -16,18 +16,9 @@ from onnxjit.schedules import select_template
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.conv import ConvTemplate
 from onnxjit.targets.base import Target
-from tests.helpers import make_model, run_onnxruntime
+from tests.helpers import make_model, offset_copy, run_onnxruntime
 
 RTOL = 1e-4
-
-
-def _offset_copy(value: np.ndarray, misalign: int) -> np.ndarray:
-    """`value` copied to an address `misalign` bytes past a 64-byte boundary."""
-    raw = np.empty(value.nbytes + 128, np.uint8)
-    start = (-raw.ctypes.data) % 64 + misalign
-    out = raw[start:start + value.nbytes].view(value.dtype).reshape(value.shape)
-    out[...] = value
-    return out
 
 
 def _pruned(rng: np.random.Generator, m: int, c: int, zeros: float, pattern: str) -> np.ndarray:
@@ -84,7 +75,7 @@ def test_packed_sparse_conv_in_place_at_any_offset(case: int, pack: int, nt: boo
     knobs = [compiled.choices[k.name][1] for k in compiled.kernels]
     assert [(k["impl"], k.get("pack")) for k in knobs] == [("sparse" if zeros else "dense", pack)], knobs
     for misalign in (16, 32, 48, 0, 4):
-        feed = _offset_copy(x, misalign)
+        feed = offset_copy(x, misalign)
         got = session.run(None, {"x": feed})[0]
         # 4 bytes off cannot be bound (kernels take 16-byte aligned parameters): copied
         assert session.executor({"x": feed}).last_in_place == ({"x"} if misalign % 16 == 0 else set())
