@@ -134,31 +134,16 @@ class _Gen:
         return [(f"acc{c}_{r}", self.MR) for c in range(self.ct) for r in range(self.rt)]
 
     # -- expressions -------------------------------------------------------------------------
-    def post(self, value: str, co: str, yi: str) -> str:
-        value = f"{value} + B[{co}]"
-        for op in self.epi.post:
-            if op == "add":
-                value = f"{value} + Rf[{yi}]"
-            elif op == "relu":
-                value = f"T.max({value}, T.float32(0))"
-            elif op == "clip":
-                if math.isfinite(self.epi.lo):
-                    value = f"T.max({value}, {_f32(self.epi.lo)})"
-                if math.isfinite(self.epi.hi):
-                    value = f"T.min({value}, {_f32(self.epi.hi)})"
-        return value
-
-    def post_vector(self, value: str, co: str, yi: str) -> str:
-        """post() on a whole vector of lanes (yi: the first lane's output index)."""
-        L = self.L
-
+    def post(self, value: str, co: str, yi: str, lanes: int = 0) -> str:
+        """The epilogue (bias, residual, relu, clip) of one output element, or of a whole vector
+        of `lanes` lanes (yi: the first lane's output index)."""
         def bc(x: str) -> str:
-            return f"T.Broadcast({x}, {L})"
+            return f"T.Broadcast({x}, {lanes})" if lanes else x
 
         value = f"{value} + {bc(f'B[{co}]')}"
         for op in self.epi.post:
             if op == "add":
-                value = f"{value} + Rf[T.ramp({yi}, 1, {L})]"
+                value = f"{value} + Rf[{f'T.ramp({yi}, 1, {lanes})' if lanes else yi}]"
             elif op == "relu":
                 value = f"T.max({value}, {bc('T.float32(0)')})"
             elif op == "clip":
@@ -205,7 +190,7 @@ class _Gen:
                                 w(f"Yf[{yi}] = {self.post(f'acc{c}_{r}[{o} + l]', co, yi)}")
                     elif self.nt and width == self.L:
                         yi = f"n * {g.m * g.ho * g.wo} + ({co}) * {g.ho * g.wo} + {ybase} + {o}"
-                        value = self.post_vector(f"acc{c}_{r}[T.ramp({o}, 1, {width})]", co, yi)
+                        value = self.post(f"acc{c}_{r}[T.ramp({o}, 1, {width})]", co, yi, self.L)
                         w(f"T.evaluate(T.call_extern('void', 'onnxjit_conv_nt_v{width}f32', "
                           f"T.address_of(Yf[{yi}]), {value}))")
                     else:
