@@ -3,8 +3,8 @@
 Per call it copies the feeds in, makes one packed-function call per kernel with pre-built argument
 lists, and copies the outputs out; nothing is allocated on the way. Large feeds are passed to the
 kernels in place (contiguous ones, 64-byte aligned, or with numpy's 16 bytes when no kernel
-loads them as vectors more than once: ScheduleTemplate.rereads) and large outputs are written straight into fresh arrays
-instead: for memory-bound models the copies cost more than the kernels.
+loads them as vectors more than once: ScheduleTemplate.rereads) and large outputs are written
+straight into fresh arrays instead: for memory-bound models the copies cost more than the kernels.
 """
 from __future__ import annotations
 
