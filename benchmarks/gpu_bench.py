@@ -3,7 +3,10 @@
 Each row: one benchmark model (the builders of benchmarks/attention.py, conv.py, scan.py and a
 MatMul+Softmax), both runtimes fed the same host arrays and returning host arrays (so both pay
 the same copies), warmed up, then timed in interleaved rounds; the figure is the median per-call
-time. Outputs are checked against onnxruntime (rel_err). Run on a machine with a CUDA GPU:
+time. Where onnxruntime has no CUDAExecutionProvider (the CPU wheel) it falls back to the CPU and
+each row says so: that is then a GPU-vs-CPU figure, not a like-for-like one; PyTorch on the GPU
+(benchmarks/gpu_torch_baseline.py), where installed, is timed beside them for the rows it has.
+Outputs are checked against onnxruntime (rel_err). Run on a machine with a CUDA GPU:
 
     python -m benchmarks.gpu_bench [--rows attention_nc2048,...] [--rounds 15] [--json out.json]
 
@@ -15,12 +18,14 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
 from benchmarks import attention, conv, scan
+from benchmarks.gpu_torch_baseline import torch_contender
 
 Model = tuple[onnx.ModelProto, dict[str, np.ndarray]]
 
@@ -73,6 +78,26 @@ def _timed(call: Callable[[], object], calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
+def _device_ms(executor: Any, torch_row: Any, feeds: dict[str, np.ndarray],
+               rounds: int) -> tuple[float, float]:
+    """Median ms per run with the data already on the device (kernels alone), for onnxjit and
+    PyTorch (nan without it), interleaved like the host rounds."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    uploaded = torch_row.upload(feeds) if torch_row is not None else ()
+    for _ in range(rounds):
+        ours.append(executor.time_on_device(5))
+        if torch_row is not None:
+            torch_row.synchronize()
+            start = time.perf_counter()
+            for _ in range(5):
+                torch_row.compute(*uploaded)
+            torch_row.synchronize()
+            theirs.append((time.perf_counter() - start) / 5)
+    return (float(np.median(ours)) * 1e3,
+            float(np.median(theirs)) * 1e3 if theirs else float("nan"))
+
+
 def run_row(key: str, rounds: int) -> dict[str, object]:
     import onnxruntime as ort
 
@@ -83,23 +108,44 @@ def run_row(key: str, rounds: int) -> dict[str, object]:
     start = time.perf_counter()
     ours = InferenceSession(model, target="cuda")
     compile_s = time.perf_counter() - start
-    theirs = ort.InferenceSession(model.SerializeToString(),
-                                  providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
-    got, want = ours.run(None, feeds), theirs.run(None, feeds)
+    got = ours.run(None, feeds)
+    contenders = {"onnxjit": lambda: ours.run(None, feeds)}
+    try:
+        theirs = ort.InferenceSession(model.SerializeToString(),
+                                      providers=[p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+                                                 if p in ort.get_available_providers()])
+    except Exception as exc:  # noqa: BLE001  (an onnxruntime too old for the opset: 1.30 and 27)
+        if "opset" not in str(exc).lower():
+            raise
+        from onnx.reference import ReferenceEvaluator
+        want, providers = ReferenceEvaluator(model).run(None, feeds), ["none (too old for the opset)"]
+    else:
+        want, providers = theirs.run(None, feeds), theirs.get_providers()
+        contenders["onnxruntime"] = lambda: theirs.run(None, feeds)
     err = max(rel_err(g, w) for g, w in zip(got, want))
-    contenders = {"onnxjit": lambda: ours.run(None, feeds), "onnxruntime": lambda: theirs.run(None, feeds)}
+    torch_call, err_torch = torch_contender(key, model), None
+    if torch_call is not None:
+        try:
+            err_torch = max(rel_err(t, w) for t, w in zip(torch_call(feeds), want))
+            contenders["torch"] = lambda: torch_call(feeds)
+        except Exception as exc:  # noqa: BLE001  (the extra baseline must not lose our row)
+            print(f"{key}: torch baseline failed: {type(exc).__name__}: {exc}"[:300])
     for call in contenders.values():
         for _ in range(3):
             call()
     samples: dict[str, list[float]] = {k: [] for k in contenders}
     for r in range(rounds):
-        for name in (list(contenders) if r % 2 == 0 else list(reversed(contenders))):
+        for name in (list(contenders) if r % 2 == 0 else list(reversed(list(contenders)))):
             samples[name].append(_timed(contenders[name], 3))
     med = {k: float(np.median(v)) * 1e3 for k, v in samples.items()}
-    return {"row": key, "model": label, "onnxjit_ms": med["onnxjit"],
-            "onnxruntime_cuda_ms": med["onnxruntime"],
-            "speedup": med["onnxruntime"] / med["onnxjit"], "rel_err": err,
-            "compile_s": compile_s, "providers": theirs.get_providers(),
+    device = _device_ms(ours.executor(feeds), torch_call if "torch" in contenders else None,
+                        feeds, rounds)
+    ort_ms = med.get("onnxruntime", float("nan"))
+    return {"row": key, "model": label, "onnxjit_ms": med["onnxjit"], "onnxruntime_ms": ort_ms,
+            "speedup": ort_ms / med["onnxjit"], "rel_err": err,
+            "torch_ms": med.get("torch"), "torch_rel_err": err_torch,
+            "onnxjit_device_ms": device[0], "torch_device_ms": device[1],
+            "compile_s": compile_s, "providers": providers,
             "templates": sorted({t for t, _ in ours.compiled(feeds).choices.values()})}
 
 
@@ -110,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
     results = []
-    print(f"{'row':<20} {'onnxjit ms':>11} {'ort-cuda ms':>12} {'ratio':>6} {'rel_err':>9}")
+    print("host arrays in and out (ms) | on the device alone (ms)")
+    print(f"{'row':<20} {'onnxjit':>8} {'ort':>8} {'ratio':>6} {'torch':>8} | {'onnxjit':>8} "
+          f"{'torch':>8} {'ratio':>6} {'rel_err':>8}  ort ran on")
     for key in args.rows.split(","):
         try:
             row = run_row(key, args.rounds)
@@ -118,8 +166,11 @@ def main(argv: list[str] | None = None) -> int:
             row = {"row": key, "error": f"{type(exc).__name__}: {exc}"[:500]}
             print(f"{key:<20} FAILED {row['error']}")
         else:
-            print(f"{key:<20} {row['onnxjit_ms']:>11.3f} {row['onnxruntime_cuda_ms']:>12.3f} "
-                  f"{row['speedup']:>6.2f} {row['rel_err']:>9.1e}")
+            print(f"{key:<20} {row['onnxjit_ms']:>8.3f} {row['onnxruntime_ms']:>8.3f} "
+                  f"{row['speedup']:>6.2f} {row['torch_ms'] or float('nan'):>8.3f} | "
+                  f"{row['onnxjit_device_ms']:>8.3f} {row['torch_device_ms']:>8.3f} "
+                  f"{row['torch_device_ms'] / row['onnxjit_device_ms']:>6.2f} "
+                  f"{row['rel_err']:>8.1e}  {row['providers'][0]}")
         results.append(row)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

@@ -64,3 +64,18 @@ class CudaExecutor:
         tvm_gpu.cuda_sync()
         return [np.array(self._folded[n]) if n in self._folded else self.tensors[n].numpy()
                 for n in names]
+
+    def time_on_device(self, repeats: int) -> float:
+        """Seconds per run of the kernels alone, on the feeds of the last run (no host copies):
+        the figure to set against a device-resident baseline."""
+        if self.calls is None:
+            raise OnnxJitError("time_on_device needs one run first (it reuses that run's feeds)")
+        import time
+
+        tvm_gpu.cuda_sync()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for _kernel, function, args in self.calls:
+                function(*args)
+        tvm_gpu.cuda_sync()
+        return (time.perf_counter() - start) / repeats

@@ -97,3 +97,16 @@ def test_cuda_decode_attention_splits_keys_with_few_registers() -> None:
     assert len(launches) == 2 and launches[0].grid[0] >= 128, launches
     for u in tvm_gpu.ptxas_usage(compiled.module.source, "sm_80"):
         assert u.registers <= 96 and u.spill_stores == 0, u
+
+
+def test_cuda_device_timing_needs_a_run_first() -> None:
+    """`CudaExecutor.time_on_device` (gpu_bench's kernels-alone figure) reuses the last run's
+    feeds, so before any run it refuses with a clear error, on any machine."""
+    from onnxjit.compiler.errors import OnnxJitError
+    from onnxjit.runtime.gpu_executor import CudaExecutor
+
+    model, feeds = CASES["matmul_softmax"]()
+    graph, _ = import_model(model)
+    compiled = compile_graph(graph, signature(feeds, graph.inputs), CudaTarget())
+    with pytest.raises(OnnxJitError, match="needs one run first"):
+        CudaExecutor(compiled).time_on_device(1)
