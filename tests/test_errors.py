@@ -196,3 +196,18 @@ def test_errors_share_one_base_class() -> None:
     for cls in (onnxjit.ModelLoadError, onnxjit.UnsupportedOpsError, onnxjit.LoweringError,
                 onnxjit.InputError, onnxjit.BuildError):
         assert issubclass(cls, onnxjit.OnnxJitError)
+
+
+def test_op_types_onnx_does_not_know_are_listed_with_their_nodes() -> None:
+    """A typo'd standard op fails onnx's checker ("No Op registered for ...", no node named);
+    onnxjit lists it, with every other unknown node, by node name instead."""
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="ok"),
+             helper.make_node("Reluu", ["a"], ["b"], name="typo_node"),
+             helper.make_node("Sigmoidd", ["b"], ["y"], name="second_typo")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(onnxjit.UnsupportedOpsError) as info:
+        onnxjit.InferenceSession(model)
+    assert {(op.op_type, op.node_name) for op in info.value.ops} == {
+        ("Reluu", "typo_node"), ("Sigmoidd", "second_typo")}
