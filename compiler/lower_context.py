@@ -14,16 +14,21 @@ from onnxjit.compiler.tvm_api import te
 
 @dataclass(frozen=True)
 class LayoutHints:
-    """What lowerings may ask of the target kernels are compiled for: layout only (padding that
-    register tiles divide), never anything results depend on."""
+    """What lowerings and passes may ask of the target kernels are compiled for: layout (padding
+    that register tiles divide) and algorithm choices that compute the same function (within
+    float32 rounding), never anything results depend on."""
 
     # M of a panel-packed MatMul is padded to a multiple of this, so register tile heights divide
     # it: 6 (CPU: 6-row tiles, 6x4 on AVX-512), a target's `matmul_row_grain` otherwise.
     matmul_row_grain: int = 6
+    # dense 3x3 convs as Winograd F(2x2, 3x3) (compiler/passes/winograd.py): targets whose
+    # template set runs onnxjit::WinogradConv fast (the CPU) say so with `winograd_convs`
+    winograd: bool = False
 
     @staticmethod
     def of(target: Any) -> LayoutHints:
-        return LayoutHints(int(getattr(target, "matmul_row_grain", 6)))
+        return LayoutHints(int(getattr(target, "matmul_row_grain", 6)),
+                           bool(getattr(target, "winograd_convs", False)))
 
 
 @dataclass(frozen=True)

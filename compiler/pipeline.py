@@ -46,7 +46,7 @@ def lower_graph(graph: Graph, sig: InputSignature, hints: LayoutHints = LayoutHi
                 ) -> tuple[Graph, list[Kernel], list[Any]]:
     """Specialises, runs the passes, partitions and lowers (with the target's layout `hints`);
     returns kernels and the step list."""
-    spec = run_passes(specialize(graph, sig))
+    spec = run_passes(specialize(graph, sig), hints)
     kernels: list[Kernel] = []
     steps: list[Any] = []
     for step in partition(spec):

@@ -16,6 +16,7 @@ class Settings:
     threads: int | None      # default thread count when a session does not give one
     debug: bool              # keep generated TIR/LLVM for inspection
     sparse: str              # sparse kernels for pruned weights: "auto", "off" or "force"
+    winograd: str            # Winograd 3x3 convs where the target asks: "auto", "off" or "force"
 
 
 def _default_cache_dir() -> Path:
@@ -31,6 +32,7 @@ def settings() -> Settings:
         threads=int(threads) if threads else None,
         debug=os.environ.get("ONNXJIT_DEBUG", "") not in ("", "0"),
         sparse=os.environ.get("ONNXJIT_SPARSE", "auto"),
+        winograd=os.environ.get("ONNXJIT_WINOGRAD", "auto"),
     )
 
 

@@ -12,6 +12,7 @@ from onnxjit.schedules.cumsum import CumSumTemplate
 from onnxjit.schedules.elementwise import ElementwiseTemplate
 from onnxjit.schedules.linear_attention import LinearAttentionTemplate
 from onnxjit.schedules.fallback import FallbackTemplate
+from onnxjit.schedules.conv_winograd import WinogradConvTemplate
 from onnxjit.schedules.gpu_templates import GPU_TEMPLATES
 from onnxjit.schedules.matmul import MatmulTemplate
 from onnxjit.schedules.reduction import ReductionTemplate
@@ -31,6 +32,7 @@ TEMPLATES: tuple[ScheduleTemplate, ...] = (
     TransposeTemplate(),
     ElementwiseTemplate(),
     ConvTemplate(),
+    WinogradConvTemplate(),
     CumSumTemplate(),
     LinearScanTemplate(),
     SelectiveScanTemplate(),

@@ -59,6 +59,7 @@ def vector_lanes(dtype_bits: int = 32) -> int:
 class CpuTarget(Target):
     name = "cpu"
     simd_cpu = True
+    winograd_convs = True   # schedules/conv_winograd.py (compiler/passes/winograd.py)
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = max(1, threads or settings().threads or cpu_count())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from onnxjit.compiler.graph import Graph
+from onnxjit.compiler.lower_context import LayoutHints
 from onnxjit.compiler.passes.attention import fuse_attention
 from onnxjit.compiler.passes.causal_conv_layout import causal_conv_channels_last
 from onnxjit.compiler.passes.scan_recurrence import fuse_scan_recurrences
@@ -16,6 +17,7 @@ from onnxjit.compiler.passes.conv_rewrite import rewrite_convs
 from onnxjit.compiler.passes.inference import drop_dropout
 from onnxjit.compiler.passes.sparse_linear import sparse_linear
 from onnxjit.compiler.passes.split_matmul import split_matmuls
+from onnxjit.compiler.passes.winograd import winograd_convs
 
 GraphPass = Callable[[Graph], Graph]
 
@@ -31,7 +33,9 @@ def _late_passes() -> list[GraphPass]:
     return [pack_matmul_weights]
 
 
-def run_passes(graph: Graph) -> Graph:
+def run_passes(graph: Graph, hints: LayoutHints = LayoutHints()) -> Graph:
     for graph_pass in [*PASSES, *_late_passes()]:
         graph = graph_pass(graph)
+    if hints.winograd:   # after rewrite_convs: it rewrites that pass's dense onnxjit::Conv nodes
+        graph = winograd_convs(graph)
     return graph
