@@ -4,7 +4,8 @@ Every conv becomes Y[co, q] = sum over (ci, tap) of w * Xq[ci * cplane + tap_off
 is zero-padded and split into stride phases (`planes` = sh*sw planes of hq x wq each), so each tap
 reads a contiguous row shifted by a constant, and output pixel (y, x) sits at q = y * wq + x.
 A 1x1 stride-1 unpadded conv reads X itself (direct: wq = w, no copy). Columns x >= wo of the
-q grid are computed but never stored.
+q grid are computed but never stored. `wa` rounds the copy's rows up to a multiple of wa elements
+(wq, so every plane and row starts wa-aligned: conv_rewrite.row_alignment).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ class ConvGeometry:
     pl: int
     pb: int
     pr: int
+    wa: int = 1       # the padded copy's row stride is a multiple of this (elements)
 
     @property
     def ho(self) -> int:
@@ -63,7 +65,10 @@ class ConvGeometry:
 
     @property
     def wq(self) -> int:
-        return self.w if self.direct else self.wo + ((self.kw - 1) * self.dw) // self.sw
+        if self.direct:
+            return self.w
+        width = self.wo + ((self.kw - 1) * self.dw) // self.sw
+        return -(-width // self.wa) * self.wa
 
     @property
     def hq(self) -> int:
@@ -102,4 +107,6 @@ class ConvGeometry:
 
 
 def geometry_from(spec: dict[str, Any]) -> ConvGeometry:
-    return ConvGeometry(**{k: int(spec[k]) for k in ConvGeometry.__dataclass_fields__})
+    """From a spec or node attributes; `wa` may be absent (1: rows unaligned)."""
+    return ConvGeometry(**{k: int(spec[k]) for k in ConvGeometry.__dataclass_fields__
+                           if k != "wa" or "wa" in spec})

@@ -29,7 +29,7 @@ POST_OPS = ("add", "relu", "clip")
 def conv_spec(ctx: LowerContext) -> dict[str, Any]:
     spec: dict[str, Any] = {"op": SPEC_OP}
     for key in ConvGeometry.__dataclass_fields__:
-        value = ctx.attr(key)
+        value = ctx.attr(key, 1 if key == "wa" else None)
         if value is None:
             raise ctx.error(f"attribute {key!r} is required")
         spec[key] = int(value)

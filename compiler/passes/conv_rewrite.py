@@ -10,6 +10,8 @@ so no layout transform is ever inserted between layers.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from onnxjit.compiler.conv_geometry import ConvGeometry
@@ -23,11 +25,24 @@ from onnxjit.compiler.specialize import context
 
 MAX_SPARSE_DENSITY = 0.7       # above this the packing is not even built
 WEIGHT_BLOCKS = (16, 8, 4, 2, 1)
+LINE_FLOATS = 16               # fp32 elements per 64-byte cache line
 
 
 def weight_block(mg: int) -> int:
     """Output channels per contiguous weight block: a whole vector (16 or 8 fp32 lanes) when it fits."""
     return next(b for b in WEIGHT_BLOCKS if mg % b == 0)
+
+
+def row_alignment(g: ConvGeometry) -> int:
+    """Row stride alignment of a sparse conv's padded copy: whole cache lines when that widens a
+    row by at most 1/8. Each nonzero loads its shifted input row as whole vectors, which straddle
+    two lines unless the shift is aligned: with line-aligned rows the kx = 0 taps' loads are
+    (3x3 C128 28x28 90% zeros: 0.546 -> 0.462 ms). Narrow rows (7x7) stay unpadded."""
+    if g.direct:
+        return 1
+    width = replace(g, wa=1).wq
+    aligned = -(-width // LINE_FLOATS) * LINE_FLOATS
+    return LINE_FLOATS if 8 * (aligned - width) <= width else 1
 
 
 def rewrite_convs(graph: Graph) -> Graph:
@@ -157,6 +172,7 @@ def _emit(graph: Graph, conv: Node, g: ConvGeometry, w: np.ndarray, bias: np.nda
     if g.group == 1 and mode != "off":
         info = analyse(w.reshape(g.m, -1))
         if info.density <= MAX_SPARSE_DENSITY or mode == "force":
+            g = replace(g, wa=row_alignment(g))   # the packing's offsets follow the row stride
             taps = np.array([g.tap_offset(ky, kx) for ky in range(g.kh) for kx in range(g.kw)], np.int64)
             packed = pack(w.reshape(g.m, -1), info.block,
                           lambda k: (k // g.taps) * g.cplane + taps[k % g.taps])
