@@ -96,7 +96,8 @@ class _Target:
 DEFAULTS = [(48 << 10, 256, 256, 28, 2), (32 << 10, 256, 256, 28, 2), (48 << 10, 160, 160, 28, 3),
             (48 << 10, 256, 32, 28, 0),    # each input row feeds ~3 output rows: the copy costs
             (48 << 10, 32, 256, 28, 0),    # unpacked tiles fit L1
-            (48 << 10, 256, 256, 7, 0)]    # 49 pixels: one unpacked tile, two packed ones
+            (48 << 10, 256, 256, 7, 0),    # 49 pixels: one unpacked tile, two packed ones
+            (48 << 10, 768, 96, 12, 0)]    # even a tile of 2 vectors misses L1
 
 
 @pytest.mark.parametrize("l1d,c,m,side,vectors", DEFAULTS)
