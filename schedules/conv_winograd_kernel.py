@@ -248,43 +248,52 @@ class WinogradGen:
                     value = self.post_expr(f"Yq[src + xo % 2 * {self.pp} + xo // 2]", "k", "row + xo", 1)
                     t(f"Yf[row + xo] = {value}")
 
-    def function(self) -> str:
+    def scratch(self) -> None:
+        """Stage 2 and 3's buffers: Mb (the products of one tile), Yq, the accumulators."""
         g, t, L, ct, v = self.g, self.t, self.L, self.tl.ct, self.tl.v
+        t(f"Mb = T.alloc_buffer(({16 * self.me},), 'float32')")
+        t(f"Yq = T.alloc_buffer(({g.m * 4 * self.pp},), 'float32')")
+        for i in range(ct):
+            t(f"acc{i} = T.alloc_buffer(({v * L},), 'float32')")
+
+    def products(self) -> None:
+        """Stages 2 and 3 for image nb."""
+        t, L, v = self.t, self.L, self.tl.v
+        blocks, tail = divmod(self.pv, v)
+        if blocks:
+            t(f"for pb in T.serial({blocks}):")
+            with t:
+                self.tile(v, f"pb * {v * L}")
+        if tail:
+            self.tile(tail, str(blocks * v * L))
+        self.store_rows()
+
+    def function(self) -> str:
+        g, t = self.g, self.t
         xlen, ylen = g.n * g.c * g.h * g.w, g.n * g.m * g.h * g.w
-        rlen, rshape = ylen, (g.n, g.m, g.h, g.w)
         t("@T.prim_func")
         # R is a parameter only when the epilogue adds it (the kernel drops an unread input)
-        residual = f"R: T.Buffer({rshape!r}, 'float32'), " if "add" in self.post else ""
+        residual = f"R: T.Buffer({(g.n, g.m, g.h, g.w)!r}, 'float32'), " if "add" in self.post else ""
         t(f"def wino(X: T.Buffer({(g.n, g.c, g.h, g.w)!r}, 'float32'), "
-          f"U: T.Buffer({(16, g.m // self.ub, g.c, self.ub)!r}, 'float32'), B: T.Buffer(({g.m},), 'float32'), "
-          f"{residual}Y: T.Buffer({(g.n, g.m, g.h, g.w)!r}, 'float32')):")
+          f"U: T.Buffer({(16, g.m // self.ub, g.c, self.ub)!r}, 'float32'), "
+          f"B: T.Buffer(({g.m},), 'float32'), {residual}Y: T.Buffer({(g.n, g.m, g.h, g.w)!r}, 'float32')):")
         with t:
             t("T.func_attr({'global_symbol': 'wino', 'tirx.noalias': True})")
             t(f"Xf = T.decl_buffer(({xlen},), 'float32', data=X.data)")
             t(f"Uf = T.decl_buffer(({16 * g.c * g.m},), 'float32', data=U.data)")
             t(f"Yf = T.decl_buffer(({ylen},), 'float32', data=Y.data)")
             if residual:
-                t(f"Rf = T.decl_buffer(({rlen},), 'float32', data=R.data)")
+                t(f"Rf = T.decl_buffer(({ylen},), 'float32', data=R.data)")
             t(f"V = T.alloc_buffer(({16 * self.ve},), 'float32')")
             t(f"rb = T.alloc_buffer(({4 * self.rb},), 'float32')")   # 4-row ring
             t(f"ev = T.alloc_buffer(({4 * self.rh},), 'float32')")
             t(f"od = T.alloc_buffer(({4 * self.rh},), 'float32')")
-            t(f"Mb = T.alloc_buffer(({16 * self.me},), 'float32')")
-            t(f"Yq = T.alloc_buffer(({g.m * 4 * self.pp},), 'float32')")
-            for i in range(ct):
-                t(f"acc{i} = T.alloc_buffer(({v * L},), 'float32')")
+            self.scratch()
             t(f"for i in T.serial({4 * self.rb}):")   # the padding columns stay zero
             with t:
                 t("rb[i] = T.float32(0)")
             t(f"for nb in T.serial({g.n}):")
             with t:
                 self.input_transform()
-                blocks, tail = divmod(self.pv, v)
-                if blocks:
-                    t(f"for pb in T.serial({blocks}):")
-                    with t:
-                        self.tile(v, f"pb * {v * L}")
-                if tail:
-                    self.tile(tail, str(blocks * v * L))
-                self.store_rows()
+                self.products()
         return "\n".join(t.lines) + "\n"

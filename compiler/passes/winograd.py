@@ -25,10 +25,10 @@ from onnxjit.compiler.settings import settings
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 MIN_CHANNELS = 16   # below this the 16 products are too thin to use the vector registers
 # 2x2 output tiles from which it pays, measured on the AVX-512 Xeon (relu + residual epilogue,
-# 1 thread): C=K=32 at 28x28 (196 tiles) 0.081 ms vs 0.095 direct, C=K=64 at 56x56 1.02 vs 1.27;
-# C=K=64 at 14x14 (49 tiles) 0.089 vs 0.088, C=K=128 at 7x7 0.100 vs 0.084: the transforms'
-# passes over V and Yq cost what the fewer multiplies save on small images.
-MIN_TILES = 100
+# 1 thread, against the direct kernel in one process): C=K=32 at 28x28 (196 tiles) 0.081 vs 0.095
+# ms, C=K=64 at 56x56 1.02 vs 1.27, C=K=64 at 14x14 (49 tiles, channel-vectorised products)
+# 0.083-0.091 vs 0.096-0.107; C=K=128 at 7x7 (16 tiles) 0.097-0.101 vs 0.099: no gain there.
+MIN_TILES = 36
 
 
 def fits(g: ConvGeometry) -> bool:

@@ -66,15 +66,16 @@ def test_only_large_same_3x3_convs_pay() -> None:
     def geo(c: int, m: int, hw: int, k: int = 3, s: int = 1, p: int = 1, g: int = 1) -> ConvGeometry:
         return ConvGeometry(1, c, hw, hw, m, g, k, k, s, s, 1, 1, p, p, p, p)
 
-    assert pays(geo(32, 32, 28))
-    assert not pays(geo(64, 64, 14))     # 49 tiles: measured no faster than direct
+    assert pays(geo(32, 32, 28)) and pays(geo(64, 64, 14))
+    assert not pays(geo(128, 128, 7))    # 16 tiles: measured no faster than direct
     assert not pays(geo(32, 32, 28, s=2)) and not pays(geo(32, 32, 28, k=1, p=0))
     assert not pays(geo(32, 32, 28, g=32)) and not pays(geo(8, 32, 28))
 
 
 @pytest.mark.parametrize("c,m,h,w,post", [
     (32, 32, 28, 28, "relu"), (16, 48, 21, 19, "add,relu"), (24, 16, 33, 14, "clip"),
-    (32, 64, 20, 20, ""), (16, 16, 41, 37, "add")])
+    (32, 64, 20, 20, ""), (16, 16, 41, 37, "add"),
+    (64, 64, 14, 14, "add,relu"), (16, 32, 13, 13, "relu")])   # channel-vectorised products
 def test_winograd_matches_onnxruntime(c: int, m: int, h: int, w: int, post: str) -> None:
     model, feeds = conv_model(c, m, h, w, post, bn=post == "")
     session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
@@ -82,6 +83,8 @@ def test_winograd_matches_onnxruntime(c: int, m: int, h: int, w: int, post: str)
     assert templates == {"conv_winograd"}, templates
     want = run_onnxruntime(model, feeds)[0]
     assert rel_err(session.run(None, feeds)[0], want) <= REL_TOL
+    knobs = [k for t, k in session.compiled(feeds).choices.values()]
+    assert bool(knobs[0].get("cv")) == (h * w <= 14 * 14), knobs   # few tiles: channel vectors
     misaligned = {k: offset_copy(v, 4) for k, v in feeds.items()}
     assert rel_err(session.run(None, misaligned)[0], want) <= REL_TOL
 
@@ -101,6 +104,8 @@ def test_winograd_off_and_force(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.slow
-def test_winograd_space_points_agree() -> None:
-    model, feeds = conv_model(32, 32, 20, 20, "add,relu")
+@pytest.mark.parametrize("hw", [20, 13])
+def test_winograd_space_points_agree(hw: int) -> None:
+    """Both kinds of point (vectors of tiles, vectors of channels), odd and even sizes."""
+    model, feeds = conv_model(32, 32, hw, hw, "add,relu")
     assert check_space(model, feeds, WinogradConvTemplate()) >= 4
