@@ -13,8 +13,10 @@ from onnxjit.schedules.elementwise import ElementwiseTemplate
 from onnxjit.schedules.linear_attention import LinearAttentionTemplate
 from onnxjit.schedules.fallback import FallbackTemplate
 from onnxjit.schedules.conv_winograd import WinogradConvTemplate
+from onnxjit.schedules.conv_expand_dw import ExpandDepthwiseTemplate
 from onnxjit.schedules.gpu_templates import GPU_TEMPLATES
 from onnxjit.schedules.matmul import MatmulTemplate
+from onnxjit.schedules.pool import MaxPoolTemplate
 from onnxjit.schedules.reduction import ReductionTemplate
 from onnxjit.schedules.scan import LinearScanTemplate, SelectiveScanTemplate
 from onnxjit.schedules.tir_extern import TirExternTemplate
@@ -33,6 +35,8 @@ TEMPLATES: tuple[ScheduleTemplate, ...] = (
     ElementwiseTemplate(),
     ConvTemplate(),
     WinogradConvTemplate(),
+    MaxPoolTemplate(),
+    ExpandDepthwiseTemplate(),
     CumSumTemplate(),
     LinearScanTemplate(),
     SelectiveScanTemplate(),

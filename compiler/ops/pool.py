@@ -5,10 +5,12 @@ the explicit pads, not the ceil_mode overhang (onnx's reference semantics).
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from onnxjit.compiler.lower_context import LowerContext
 from onnxjit.compiler.ops._helpers import is_float
+from onnxjit.compiler.ops._tir import SPEC_KEY
 from onnxjit.compiler.ops._window import Window, window
 from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te, tirx
@@ -56,10 +58,23 @@ def lower_maxpool(ctx: LowerContext) -> list[te.Tensor]:
         idx, inside = _taps(win, sp, rk)
         return te.max(tirx.if_then_else(inside, x[(b, c, *idx)], _lowest(dtype)), axis=rk)
 
-    out = te.compute((shape[0], shape[1], *win.out_size), body, name=ctx.name("maxpool"))
-    if len(ctx.node.outputs) < 2 or not ctx.node.outputs[1]:
+    indices = len(ctx.node.outputs) > 1 and bool(ctx.node.outputs[1])
+    out = te.compute((shape[0], shape[1], *win.out_size), body, name=ctx.name("maxpool"),
+                     attrs=_spec_2d(shape, win, dtype) if not indices else None)
+    if not indices:
         return [out]
     return [out, _argmax(ctx, x, shape, win, out)]
+
+
+def _spec_2d(shape: tuple[int, ...], win: Window, dtype: str) -> dict[str, str] | None:
+    """The spec schedules/pool.py generates a row-wise kernel from: 2-d float32, no dilation."""
+    if win.rank != 2 or dtype != "float32" or win.dilations != (1, 1):
+        return None
+    spec = {"op": "MaxPool2d", "n": shape[0] * shape[1], "h": shape[2], "w": shape[3],
+            "kh": win.kernel[0], "kw": win.kernel[1], "sh": win.strides[0], "sw": win.strides[1],
+            "pt": win.pad_begin[0], "pl": win.pad_begin[1], "oh": win.out_size[0],
+            "ow": win.out_size[1]}
+    return {SPEC_KEY: json.dumps(spec, sort_keys=True)}
 
 
 def _argmax(ctx: LowerContext, x: te.Tensor, shape: tuple[int, ...], win: Window,
