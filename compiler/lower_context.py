@@ -24,11 +24,15 @@ class LayoutHints:
     # dense 3x3 convs as Winograd F(2x2, 3x3) (compiler/passes/winograd.py): targets whose
     # template set runs onnxjit::WinogradConv fast (the CPU) say so with `winograd_convs`
     winograd: bool = False
+    # a sparse 1x1 conv and the depthwise conv reading it as one kernel (compiler/passes/
+    # expand_depthwise.py): targets with its template (the CPU) set `expand_depthwise`
+    expand_depthwise: bool = False
 
     @staticmethod
     def of(target: Any) -> LayoutHints:
         return LayoutHints(int(getattr(target, "matmul_row_grain", 6)),
-                           bool(getattr(target, "winograd_convs", False)))
+                           bool(getattr(target, "winograd_convs", False)),
+                           bool(getattr(target, "expand_depthwise", False)))
 
 
 @dataclass(frozen=True)

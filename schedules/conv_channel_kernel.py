@@ -35,6 +35,7 @@ class ChannelGen(_Gen):
         self.w = _Writer()
         self.xs = "Xn" if g.direct else "Xq"
         self.group_copy = not g.direct and g.group > 1
+        self.copy_first = f"gi * {g.cg}"
         self.nt = False   # stores scatter channel vectors to NCHW: no whole-vector streaming stores
 
     def accumulators(self) -> list[tuple[str, int]]:

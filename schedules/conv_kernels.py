@@ -122,6 +122,7 @@ class _Gen:
         self.w = _Writer()
         self.xs = "Xn" if g.direct else "Xq"
         self.group_copy = not g.direct and g.group > 1
+        self.copy_first = f"gi * {g.cg}"   # group gi's first channel in Xn (its copy's source)
         # XNNPACK-style L1 blocking (schedules/conv_pack.py)
         self.pack = packs(g, tl.impl, tl.mode, tl.pack, tl.cob)
         if self.pack:
@@ -265,37 +266,41 @@ class _Gen:
                 self.dense_tile(segs, out, rows)
 
     def sweep(self) -> None:
+        with self.w.block(f"for gi in T.serial({1 if self.sparse else self.g.group}):"):
+            self.group_sweep()
+
+    def group_sweep(self) -> None:
+        """Group gi's output tiles (and its padded copy first, with groups)."""
         g, w, MR = self.g, self.w, self.MR
         length = g.nq if self.flat else g.wo
         nt, rem = divmod(length, MR)
         rv, rr = divmod(rem, self.L)
-        with w.block(f"for gi in T.serial({1 if self.sparse else g.group}):"):
-            if self.group_copy:
-                self.copy_padded()
-            with w.block(f"for cbo in T.serial({1 if self.sparse else self.nb // self.cob}):"):
-                if self.pack:
-                    conv_pack.sweep(self)
-                    return
-                if self.flat:
+        if self.group_copy:
+            self.copy_padded()
+        with w.block(f"for cbo in T.serial({1 if self.sparse else self.nb // self.cob}):"):
+            if self.pack:
+                conv_pack.sweep(self)
+                return
+            if self.flat:
+                if nt:
+                    with w.block(f"for pt in T.serial({nt}):"):
+                        self.tile(self.V, 0, [(f"pt * {MR}", f"pt * {MR}")])
+                if rem:
+                    self.tile(rv, rr, [(str(nt * MR), str(nt * MR))])
+                return
+            full, tail = divmod(g.ho, self.rt)
+            for nrows, count, y0 in ((self.rt, full, "0"), (tail, 1 if tail else 0, str(full * self.rt))):
+                if not count:
+                    continue
+                with w.block(f"for yt in T.serial({count}):"):
+                    def rows(x0: str, nrows: int = nrows, y0: str = y0) -> list[tuple[str, str]]:
+                        return [(f"({y0} + yt * {nrows} + {r}) * {g.wq} + {x0}",
+                                 f"({y0} + yt * {nrows} + {r}) * {g.wo} + {x0}") for r in range(nrows)]
                     if nt:
                         with w.block(f"for pt in T.serial({nt}):"):
-                            self.tile(self.V, 0, [(f"pt * {MR}", f"pt * {MR}")])
+                            self.tile(self.V, 0, rows(f"pt * {MR}"))
                     if rem:
-                        self.tile(rv, rr, [(str(nt * MR), str(nt * MR))])
-                    return
-                full, tail = divmod(g.ho, self.rt)
-                for nrows, count, y0 in ((self.rt, full, "0"), (tail, 1 if tail else 0, str(full * self.rt))):
-                    if not count:
-                        continue
-                    with w.block(f"for yt in T.serial({count}):"):
-                        def rows(x0: str, nrows: int = nrows, y0: str = y0) -> list[tuple[str, str]]:
-                            return [(f"({y0} + yt * {nrows} + {r}) * {g.wq} + {x0}",
-                                     f"({y0} + yt * {nrows} + {r}) * {g.wo} + {x0}") for r in range(nrows)]
-                        if nt:
-                            with w.block(f"for pt in T.serial({nt}):"):
-                                self.tile(self.V, 0, rows(f"pt * {MR}"))
-                        if rem:
-                            self.tile(rv, rr, rows(str(nt * MR)))
+                        self.tile(rv, rr, rows(str(nt * MR)))
 
     def copy_padded(self) -> None:
         """The whole image's padded copy, or with groups (depthwise) only group gi's channels,
@@ -303,7 +308,7 @@ class _Gen:
         padded image through memory (a depthwise conv is memory-bound)."""
         g = self.g
         if self.group_copy:
-            emit_padded_copy(self.w, g, self.L, self.L, g.cg, f"gi * {g.cg}")
+            emit_padded_copy(self.w, g, self.L, self.L, g.cg, self.copy_first)
         else:
             emit_padded_copy(self.w, g, self.L, self.L)
 

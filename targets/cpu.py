@@ -60,6 +60,7 @@ class CpuTarget(Target):
     name = "cpu"
     simd_cpu = True
     winograd_convs = True   # schedules/conv_winograd.py (compiler/passes/winograd.py)
+    expand_depthwise = True   # schedules/conv_expand_dw.py (compiler/passes/expand_depthwise.py)
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = max(1, threads or settings().threads or cpu_count())

@@ -10,6 +10,7 @@ from onnxjit.compiler.ops import attention, attention_contrib, attention_core  #
 from onnxjit.compiler.ops import cumsum  # noqa: F401
 from onnxjit.compiler.ops import scan  # noqa: F401
 from onnxjit.compiler.ops import batch_norm, conv, direct_conv, pool, winograd_conv  # noqa: F401
+from onnxjit.compiler.ops import expand_dw  # noqa: F401
 from onnxjit.compiler.ops import linear_scan  # noqa: F401
 from onnxjit.compiler.ops import causal_conv  # noqa: F401
 from onnxjit.compiler.ops import linear_attention  # noqa: F401

@@ -18,6 +18,7 @@ from onnxjit.compiler.passes.inference import drop_dropout
 from onnxjit.compiler.passes.sparse_linear import sparse_linear
 from onnxjit.compiler.passes.split_matmul import split_matmuls
 from onnxjit.compiler.passes.winograd import winograd_convs
+from onnxjit.compiler.passes.expand_depthwise import fuse_expand_depthwise
 
 GraphPass = Callable[[Graph], Graph]
 
@@ -38,4 +39,6 @@ def run_passes(graph: Graph, hints: LayoutHints = LayoutHints()) -> Graph:
         graph = graph_pass(graph)
     if hints.winograd:   # after rewrite_convs: it rewrites that pass's dense onnxjit::Conv nodes
         graph = winograd_convs(graph)
+    if hints.expand_depthwise:   # after rewrite_convs: it fuses that pass's onnxjit::Conv pairs
+        graph = fuse_expand_depthwise(graph)
     return graph
