@@ -13,7 +13,7 @@ rounds; NCHW in and out, so any layout change onnxjit makes is inside the timed 
 --clock thread times both runtimes by the calling thread's CPU time (time.thread_time; both run
 on that thread at 1 thread) in interleaved rounds: on a machine shared with other jobs it leaves out
 the time the thread waits descheduled, which wall-clock medians cannot (cache interference stays).
-The speedup is then the median of per-round ratios.
+Either clock, the speedup is the median of per-round ratios (runtime/compare.py).
 
 Feeds are plain numpy arrays (16-byte aligned), which onnxjit's kernels read in place.
 """
@@ -145,39 +145,6 @@ ROWS: dict[str, tuple[Callable[[], onnx.ModelProto], float]] = {   # name -> (mo
 }
 
 
-def thread_clock_compare(model: bytes, feeds: dict[str, np.ndarray] | None, repeats: int,
-                         block_s: float = 0.03) -> dict[str, float]:
-    """onnxjit vs onnxruntime (1 thread each), timed by this thread's CPU time, interleaved."""
-    import time
-
-    import onnxruntime as ort
-
-    import onnxjit
-    from onnxjit.runtime.compare import output_error
-    from onnxjit.runtime.feeds import random_feeds
-
-    session = onnxjit.InferenceSession(model, threads=1)
-    feeds = feeds or random_feeds(session.get_inputs(), 0)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    theirs = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    calls = {"onnxjit": lambda: session.run(None, feeds), "onnxruntime": lambda: theirs.run(None, feeds)}
-    _, rel = output_error(session.get_outputs(), calls["onnxjit"](), calls["onnxruntime"]())
-    samples: dict[str, list[float]] = {k: [] for k in calls}
-    for r in range(repeats):
-        for name in (list(calls) if r % 2 == 0 else list(calls)[::-1]):
-            calls[name]()   # re-warm after the other runtime
-            start, n = time.thread_time(), 0
-            while time.thread_time() - start < block_s:
-                calls[name]()
-                n += 1
-            samples[name].append((time.thread_time() - start) / n * 1e3)
-    ratios = [o / j for j, o in zip(samples["onnxjit"], samples["onnxruntime"])]
-    return {"onnxjit_ms": float(np.median(samples["onnxjit"])),
-            "onnxruntime_ms": float(np.median(samples["onnxruntime"])),
-            "speedup": float(np.median(ratios)), "rel_err": float(rel), "clock": "thread"}
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", default="", help="comma-separated row names (default: all)")
@@ -194,12 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         build, goal = ROWS[name]
         model = build()
-        feeds = None
-        if args.clock == "thread":
-            r = thread_clock_compare(model.SerializeToString(), feeds, args.repeats)
-        else:
-            r = compare_with_onnxruntime(model.SerializeToString(), threads=1, repeats=args.repeats,
-                                         feeds=feeds).as_dict()
+        r = compare_with_onnxruntime(model.SerializeToString(), threads=1, repeats=args.repeats,
+                                     clock=args.clock).as_dict()
         results.append({"case": name, "goal": goal, **r, "load": os.getloadavg()[0]})
         print(f"| {name} | {r['onnxjit_ms']:.3f} | {r['onnxruntime_ms']:.3f} | {r['speedup']:.2f}x | "
               f"≥{goal} | {r['rel_err']:.1e} |", flush=True)

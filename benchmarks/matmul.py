@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from benchmarks.conv import thread_clock_compare
+from onnxjit.runtime.compare import compare_with_onnxruntime
 
 SHAPES = ((1024, 512, 1536), (1024, 512, 512), (1024, 256, 1024), (1024, 512, 256),
           (256, 1024, 512), (1, 4096, 4096), (128, 768, 3072))
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         m, k, n = _shape(text)
         rng = np.random.default_rng(1)
         x = rng.standard_normal(((1,) if args.batched else ()) + (m, k)).astype(np.float32)
-        r = thread_clock_compare(matmul_model(m, k, n, args.batched), {"X": x}, args.repeats)
+        r = compare_with_onnxruntime(matmul_model(m, k, n, args.batched), threads=1, repeats=args.repeats,
+                                     feeds={"X": x}, clock="thread").as_dict()
         flop = 2e-6 * m * k * n
         print(f"{text:>18} {r['onnxjit_ms']:11.3f} {r['onnxruntime_ms']:9.3f} "
               f"{flop / r['onnxjit_ms']:9.1f} {flop / r['onnxruntime_ms']:9.1f} "

@@ -1,11 +1,15 @@
 """onnxjit against onnxruntime on one model: same seeded inputs, same thread count, one process.
 
 Timing follows the project's method for a noisy 2-core VM (shared/notes/baselines.md "Method"):
-both runtimes are warmed up; with one thread they run in interleaved rounds (rotating order, an
-idle gap and a discarded re-warm call before each block, the sample is the block's median call),
-so drift of the host hits both alike. Multi-threaded runtimes disturb each other (spinning helper
-threads), so with more threads each one is timed alone after a settle. Reported times are medians
-of the rounds' samples.
+both runtimes are warmed up; with one thread they run in interleaved rounds (rotating order, a
+discarded re-warm call before each block), so drift of the host hits both alike, and the speedup
+is the median of the rounds' ratios. Wall clock: an idle gap before each block, the sample is the
+block's median call. Thread clock (the calling thread's CPU time, which time spent descheduled by
+other processes does not inflate): the sample is a ~30 ms block's CPU time per call, read once
+per block (a per-call read would add its own cost to every call). Multi-threaded runtimes disturb
+each other (spinning helper threads), so with more threads each one is timed alone after a
+settle, and the speedup is the ratio of the median times. Reported times are medians of the
+rounds' samples.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ BLOCK_SECONDS = 0.01      # one sample: ~10 ms of back-to-back calls
 IDLE_GAP_SECONDS = 0.02   # before each block, so a round starts from the same (idle) state
 SETTLE_SECONDS = 0.3      # before timing a multi-threaded runtime alone
 MAX_BLOCK_CALLS = 200
+THREAD_BLOCK_SECONDS = 0.03   # thread clock: one sample is ~30 ms of CPU time of back-to-back calls
 
 Log = Callable[[str], None]
 
@@ -96,13 +101,14 @@ def compare_with_onnxruntime(model: ModelSource, *, target: str = "cpu",
         "onnxruntime": lambda: ort_run(feeds),
     }
     say(f"timing {repeats} round(s), {n_threads} thread(s) ...")
-    now = time.thread_time if clock == "thread" else time.perf_counter
     if n_threads == 1:
-        samples = _interleaved(contenders, repeats, now)
+        samples = _interleaved(contenders, repeats, _thread_block if clock == "thread" else _wall_block)
+        speedup = _median([o / j for j, o in zip(samples["onnxjit"], samples["onnxruntime"])])
     else:
         samples = {name: _alone(call, repeats) for name, call in contenders.items()}
+        speedup = _median(samples["onnxruntime"]) / _median(samples["onnxjit"])
     jit_ms, ort_ms = (1e3 * _median(samples[k]) for k in ("onnxjit", "onnxruntime"))
-    return Comparison(onnxjit_ms=jit_ms, onnxruntime_ms=ort_ms, speedup=ort_ms / jit_ms,
+    return Comparison(onnxjit_ms=jit_ms, onnxruntime_ms=ort_ms, speedup=speedup,
                       max_abs_err=max_abs, rel_err=rel, threads=n_threads,
                       target=session.target.name, clock=clock)
 
@@ -161,35 +167,45 @@ def _block_size(call: Callable[[], object]) -> int:
     return max(1, min(MAX_BLOCK_CALLS, int(BLOCK_SECONDS / max(once, 1e-6))))
 
 
-def _block(call: Callable[[], object], count: int,
-           now: Callable[[], float] = time.perf_counter) -> float:
-    """The median seconds of one call in a block of `count` back-to-back calls."""
+def _wall_block(call: Callable[[], object], count: int) -> float:
+    """The median wall seconds of one call in a block of `count` back-to-back calls."""
     time.sleep(IDLE_GAP_SECONDS)
     call()  # re-warm caches and wake the thread pool after the gap; not timed
     times = []
     for _ in range(count):
-        start = now()
+        start = time.perf_counter()
         call()
-        times.append(now() - start)
+        times.append(time.perf_counter() - start)
     return _median(times)
 
 
+def _thread_block(call: Callable[[], object], count: int) -> float:
+    """This thread's CPU seconds per call over a block of >= THREAD_BLOCK_SECONDS (`count` is
+    not used: the block runs until its CPU time is spent)."""
+    call()  # re-warm caches after the other runtime; not timed
+    start, calls = time.thread_time(), 0
+    while (spent := time.thread_time() - start) < THREAD_BLOCK_SECONDS:
+        call()
+        calls += 1
+    return spent / calls
+
+
 def _interleaved(contenders: Mapping[str, Callable[[], object]], repeats: int,
-                 now: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
+                 block: Callable[[Callable[[], object], int], float]) -> dict[str, list[float]]:
     sizes = {name: _block_size(call) for name, call in contenders.items()}
     order = list(contenders)
     samples: dict[str, list[float]] = {name: [] for name in order}
     for round_ in range(repeats):
         shift = round_ % len(order)  # rotate who goes first
         for name in order[shift:] + order[:shift]:
-            samples[name].append(_block(contenders[name], sizes[name], now))
+            samples[name].append(block(contenders[name], sizes[name]))
     return samples
 
 
 def _alone(call: Callable[[], object], repeats: int) -> list[float]:
     time.sleep(SETTLE_SECONDS)  # let the other runtime's spinning threads go to sleep
     size = _block_size(call)
-    return [_block(call, size) for _ in range(repeats)]
+    return [_wall_block(call, size) for _ in range(repeats)]
 
 
 def _median(values: list[float]) -> float:

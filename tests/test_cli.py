@@ -112,7 +112,8 @@ def test_bench_json(mlp: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert set(result) == BENCH_KEYS
     assert result["threads"] == 1 and result["target"] == "cpu"
     assert result["onnxjit_ms"] > 0 and result["onnxruntime_ms"] > 0
-    assert result["speedup"] == pytest.approx(result["onnxruntime_ms"] / result["onnxjit_ms"])
+    # the median of the rounds' ratios (runtime/compare.py), not the ratio of the median times
+    assert result["speedup"] > 0 and result["onnxruntime_ms"] > 0
     assert result["rel_err"] < 1e-5
     assert result["max_abs_err"] < 1e-4
     assert "compiling" in captured.err
@@ -130,7 +131,8 @@ def test_bench_thread_clock(mlp: str, capsys: pytest.CaptureFixture[str]) -> Non
                  "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["clock"] == "thread" and result["onnxjit_ms"] > 0
-    assert result["speedup"] == pytest.approx(result["onnxruntime_ms"] / result["onnxjit_ms"])
+    # the median of the rounds' ratios (runtime/compare.py), not the ratio of the median times
+    assert result["speedup"] > 0 and result["onnxruntime_ms"] > 0
 
 
 def test_bench_thread_clock_refuses_several_threads(mlp: str,
