@@ -1,6 +1,6 @@
 """A sparse 1x1 conv read only by a depthwise conv runs as one onnxjit::ExpandDepthwise kernel
 (compiler/passes/expand_depthwise.py, schedules/conv_expand_dw.py): against onnxruntime for both
-strides, 4x1 blocks, pixel tails, batches, dilation and epilogues on both halves (the depthwise
+strides, 4x1 blocks, pixel tails, batches, dilation, a dense pointwise half and epilogues on both halves (the depthwise
 one with a residual), at every point of the template's space and through the plain reference
 lowering; and the pairs that must stay two kernels."""
 from __future__ import annotations
@@ -23,7 +23,9 @@ RTOL = 1e-4
 CASES = [((1, 8, 20, 20), 48, 0.7, "u", {"pads": [1, 1, 1, 1], "strides": [2, 2]}, "clip"),
          ((2, 16, 15, 13), 32, 0.9, "4x1", {"pads": [1, 1, 1, 1]}, "clip"),
          ((1, 12, 9, 9), 24, 0.8, "u", {"pads": [2, 2, 2, 2], "dilations": [2, 2]}, "relu"),
-         ((1, 16, 7, 7), 64, 0.9, "u", {"pads": [1, 1, 1, 1]}, "add")]
+         ((1, 16, 7, 7), 64, 0.9, "u", {"pads": [1, 1, 1, 1]}, "add"),
+         # a dense pointwise conv whose output (1 MB) would spill from L2: 8-row blocks, all stored
+         ((1, 8, 64, 64), 64, 0.0, "u", {"pads": [1, 1, 1, 1], "strides": [2, 2]}, "clip")]
 
 
 def _model(case: int) -> tuple[object, dict[str, np.ndarray]]:
@@ -116,7 +118,7 @@ def _pair(pw_zeros: float, residual: bool, second_reader: bool, multiplier: int)
 
 
 @pytest.mark.parametrize("pw_zeros,residual,second_reader,multiplier", [
-    (0.0, False, False, 1),     # dense pointwise
+    (0.0, False, False, 1),     # dense pointwise, its output fits L2
     (0.9, True, False, 1),      # the pointwise conv adds a residual
     (0.9, False, True, 1),      # its output is also a graph output
     (0.9, False, False, 2)])    # two depthwise outputs per channel
