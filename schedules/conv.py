@@ -43,7 +43,8 @@ def _l1(target: Target) -> int:
     return int(getattr(target, "l1d_bytes", 32 << 10))
 
 
-def _pack_vectors(g: ConvGeometry, rows: int, v: int, lanes: int, target: Target) -> int:
+def _pack_vectors(g: ConvGeometry, rows: int, v: int, lanes: int, target: Target,
+                  weight_bytes: int = 0) -> int:
     """Vectors per packed pixel tile (schedules/conv_pack.py), or 0 where packing does not pay.
     It pays when an unpacked tile of v vectors misses L1 (its C input rows fill more than ~3/4:
     the rest holds the streamed weights), each input row feeds >= 8 output rows (`rows`: stored
@@ -51,11 +52,13 @@ def _pack_vectors(g: ConvGeometry, rows: int, v: int, lanes: int, target: Target
     packed tiles (each tile is a pass over the weights: small images keep fewer, wider tiles).
     Measured on MobileNetV2's pointwise convs at 90%: packing layers outside this rule cost
     3-70% each. A packed tile holds all C channels in ~3/4 of L1, at least 2 vectors (one vector
-    pays an index and a broadcast load per FMA), split evenly over the image. With so many
-    channels that even 2 vectors miss L1 nothing is gained (MatMul 128x768->768 at 70% zeros:
-    tiles of 2 vectors and 98 KB, 0.99 ms vs 0.72 unpacked in tiles of 8)."""
+    pays an index and a broadcast load per FMA), split evenly over the image. Each packed tile
+    re-reads the packed weights: past ~4 L1s of them (from L2 then) narrower tiles lose (1x1
+    90% zeros at 28x28: C512->256, 105 KB, 0.40 ms packed vs 0.51; C512->512, 210 KB, 0.69 vs
+    0.68; MatMul 128x768->768 as a 1x1, 472 KB: 0.34 vs 0.30; at 70% zeros, 1.4 MB: 0.99 vs
+    0.72; C576->96 at 14x14, 44 KB: 0.057 vs 0.070)."""
     budget = 3 * _l1(target) // 4
-    if 4 * g.c * v * lanes <= budget or rows < 8 * g.c or 4 * g.c * 2 * lanes > _l1(target):
+    if 4 * g.c * v * lanes <= budget or rows < 8 * g.c or weight_bytes > 4 * _l1(target):
         return 0
     cap = max(2, budget // (4 * g.c * lanes))
     vectors = -(-g.nq // lanes)
@@ -269,7 +272,9 @@ class ConvTemplate(ScheduleTemplate):
                 mode, rt = "rows", min(2, g.ho)
                 v = min(max(1, 64 // lanes), -(-g.wo // lanes))
             extra: Knobs = {}
-            packed = _pack_vectors(g, _stored_rows(kernel, br), v, lanes, target) if g.direct else 0
+            stored = _stored_rows(kernel, br)
+            packed = (_pack_vectors(g, stored, v, lanes, target, 4 * stored + 4 * stored // br)
+                      if g.direct else 0)
             if packed:
                 # XNNPACK-style L1 blocking: each tile of all input channels is packed into an
                 # L1-sized scratch, every output block then reads it from L1; prefetching the

@@ -97,7 +97,8 @@ DEFAULTS = [(48 << 10, 256, 256, 28, 2), (32 << 10, 256, 256, 28, 2), (48 << 10,
             (48 << 10, 256, 32, 28, 0),    # each input row feeds ~3 output rows: the copy costs
             (48 << 10, 32, 256, 28, 0),    # unpacked tiles fit L1
             (48 << 10, 256, 256, 7, 0),    # 49 pixels: one unpacked tile, two packed ones
-            (48 << 10, 768, 96, 12, 0)]    # even a tile of 2 vectors misses L1
+            (48 << 10, 768, 96, 12, 2),    # a tile of 2 vectors misses L1, its weights (59 KB) do not
+            (48 << 10, 768, 768, 12, 0)]   # 472 KB of weights re-read per packed tile
 
 
 @pytest.mark.parametrize("l1d,c,m,side,vectors", DEFAULTS)
