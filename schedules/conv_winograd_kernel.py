@@ -130,7 +130,7 @@ class WinogradGen:
     def transform_row(self) -> None:
         """V[4a+b][ci][ty * tw + tile] for the row's tiles: input column 2tx-1+s is ev[tx] /
         od[tx] / ev[tx+1] / od[tx+1] for s = 0..3 (the row buffer starts at column -1)."""
-        g, t, L = self.g, self.t, self.L
+        t, L = self.t, self.L
         t(f"for j in T.serial({self.rowv}):")
         with t:
             t(f"for l in T.vectorized({L}):")
@@ -223,7 +223,7 @@ class WinogradGen:
         return out
 
     def store_rows(self) -> None:
-        g, t, L, ct = self.g, self.t, self.L, self.tl.ct
+        g, t, L = self.g, self.t, self.L
         half = L // 2
         first = ", ".join(f"{i}, {L + i}" for i in range(half))
         second = ", ".join(f"{half + i}, {L + half + i}" for i in range(half))

@@ -40,12 +40,9 @@ def pool_source(s: dict[str, Any], lanes: int, shapes: list[tuple[int, ...]]) ->
     n, h, w, kh, kw, sh, sw, pt, pl, oh, ow = (int(s[k]) for k in (
         "n", "h", "w", "kh", "kw", "sh", "sw", "pt", "pl", "oh", "ow"))
     L = lanes
-    owv, owr = divmod(ow, L)
-    span = (ow - 1) * sw + kw                       # row-buffer columns the outputs read
-    nvec = _cdiv(w, L)
-    halves = _cdiv(_cdiv(span, 2) + _cdiv(kw, 2), L)   # vectors per even/odd half (stride 2)
-    nout = _cdiv(ow, L)
-    halves = max(halves, _cdiv(nout * L + _cdiv(kw, 2), L))
+    nvec = _cdiv(w, L)                               # input vectors per row
+    nout = _cdiv(ow, L)                              # output vectors per row (whole vectors)
+    halves = _cdiv(nout * L + _cdiv(kw, 2), L)       # vectors per even/odd half (stride 2)
     rbw = max(pl + nvec * L, (nout * L - 1) * sw + kw, 2 * halves * L) + L
     lines: list[str] = []
 
