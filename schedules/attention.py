@@ -93,7 +93,6 @@ class AttentionTemplate(ScheduleTemplate):
 
     def default(self, kernel: Kernel, target: Target) -> Knobs:
         spec, _ = self._spec(kernel)
-        lanes = _lanes(target)
         # Causal: small key tiles waste less on the diagonal; decode: split keys across threads.
         split = 1
         if self._few_tasks(spec, target):

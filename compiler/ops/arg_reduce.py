@@ -24,7 +24,6 @@ def _lowest(dtype: str, argmax: bool) -> Expr:
 def lower_arg_reduce(ctx: LowerContext) -> list[te.Tensor]:
     x = ctx.input(0)
     shape = ctx.shape(0)
-    dtype = str(x.dtype)
     rank = max(len(shape), 1)
     axis = normalize_axis(int(ctx.attr("axis", 0)), rank, ctx)
     if not shape or shape[axis] == 0:
