@@ -109,3 +109,18 @@ def test_winograd_space_points_agree(hw: int) -> None:
     """Both kinds of point (vectors of tiles, vectors of channels), odd and even sizes."""
     model, feeds = conv_model(32, 32, hw, hw, "add,relu")
     assert check_space(model, feeds, WinogradConvTemplate()) >= 4
+
+
+@pytest.mark.parametrize("c,m,hw", [(16, 32, 14), (32, 16, 20)])
+def test_winograd_batch_of_images(c: int, m: int, hw: int) -> None:
+    rng = np.random.default_rng(2)
+    w = (rng.standard_normal((m, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "W"], ["y"], pads=[1, 1, 1, 1])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, c, hw, hw])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    feeds = {"x": rng.standard_normal((3, c, hw, hw)).astype(np.float32)}
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    assert {t for t, _ in session.compiled(feeds).choices.values()} == {"conv_winograd"}
+    assert rel_err(session.run(None, feeds)[0], run_onnxruntime(model, feeds)[0]) <= REL_TOL
