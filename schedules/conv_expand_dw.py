@@ -36,17 +36,42 @@ def _spec(kernel: Kernel) -> dict[str, Any] | None:
     return spec if spec is not None and spec.get("op") == "ExpandDepthwise" else None
 
 
-def _post(value: str, bias: str, epi: Epilogue) -> str:
-    value = f"{value} + {bias}"
+def _post(value: str, bias: str, epi: Epilogue, lanes: int = 0) -> str:
+    """The pointwise epilogue of one element, or of a vector of `lanes` lanes."""
+    def bc(x: str) -> str:
+        return f"T.Broadcast({x}, {lanes})" if lanes else x
+
+    value = f"{value} + {bc(bias)}"
     for op in epi.post:
         if op == "relu":
-            value = f"T.max({value}, T.float32(0))"
+            value = f"T.max({value}, {bc('T.float32(0)')})"
         elif op == "clip":
             if math.isfinite(epi.lo):
-                value = f"T.max({value}, {_f32(epi.lo)})"
+                value = f"T.max({value}, {bc(_f32(epi.lo))})"
             if math.isfinite(epi.hi):
-                value = f"T.min({value}, {_f32(epi.hi)})"
+                value = f"T.min({value}, {bc(_f32(epi.hi))})"
     return value
+
+
+class _DwGen(_Gen):
+    """The depthwise half. `direct`: the pointwise half wrote block channel j's padded copy
+    straight into Xq plane j (no copy from S)."""
+
+    direct = False
+    block = 1   # channels per block: gi's plane is gi % block
+
+    def copy_padded(self) -> None:
+        if not self.direct:
+            super().copy_padded()
+
+    def xchannel(self, local: str) -> str:
+        return f"gi % {self.block} + {local}" if self.direct else super().xchannel(local)
+
+
+def direct_ok(gp: ConvGeometry, gd: ConvGeometry, lanes: int) -> bool:
+    """Pointwise rows stored straight into the depthwise conv's padded copy: whole vectors
+    (stride-1 columns) or deinterleaved vector pairs (stride 2) along rows of >= 1 vector."""
+    return gd.sw in (1, 2) and gp.w >= lanes
 
 
 def _epilogue(half: dict[str, Any]) -> Epilogue:
@@ -60,20 +85,56 @@ def kernel_source(gp: ConvGeometry, gd: ConvGeometry, spec: dict[str, Any], knob
     dw_tiling = Tiling("dense", int(knobs["d_v"]), 1, int(knobs["d_cu"]), str(knobs["d_mode"]), lanes,
                        0, 1, int(knobs["d_rows"]))
     try:
-        dw = _Gen(gd, _epilogue(spec["d"]), dw_tiling, 1)
+        dw = _DwGen(gd, _epilogue(spec["d"]), dw_tiling, 1)
     except ValueError as exc:
         raise KnobError(str(exc)) from exc
-    if not dw.group_copy or pv < 1 or mr * 4 >= 1024:
+    direct = bool(knobs.get("direct", 0))
+    if not dw.group_copy or pv < 1 or mr * 4 >= 1024 or (direct and not direct_ok(gp, gd, lanes)):
         raise KnobError(f"pointwise tile of {pv} vectors or depthwise geometry not supported")
     w = dw.w = _Writer()
     dw.copy_first = f"gi - ib * {br}"   # channel gi's plane in the scratch S
+    dw.direct, dw.block = direct, br
     pepi = _epilogue(spec["p"])
     names = ("X", "W1", "B1", "val", "off", "ptr", "Wt", "B", "R", "Y")
     dtypes = ("float32",) * 4 + ("int32", "int32") + ("float32",) * 4
     sig = ", ".join(f"{n}: T.Buffer({tuple(s)!r}, '{d}')" for n, s, d in zip(names, shapes, dtypes))
     ylen = gd.n * gd.m * gd.ho * gd.wo
 
-    def tile(base: str, nv: int, nr: int) -> None:
+    def store_s(c: int, base: str, segs: list[tuple[int, int]]) -> None:
+        for o, width in segs:
+            with w.block(f"for l in T.vectorized({width}):"):
+                w(f"S[{c * hw} + {base} + {o} + l] = {_post(f'pacc{c}[{o} + l]', f'B1[ib * {br} + {c}]', pepi)}")
+
+    def store_q(c: int, x0: str, x0h: str, segs: list[tuple[int, int]]) -> None:
+        """Row y's pixels x0 + o + l into Xq plane c at padded column (x + pl) / sw of phase
+        (x + pl) % sw: stride 1 whole vectors, stride 2 even and odd lanes of vector pairs."""
+        sh, sw, pt, pl = gd.sh, gd.sw, gd.pt, gd.pl
+        row = f"{c * gd.cplane} + ((y + {pt}) % {sh}) * {sw * gd.plane} + ((y + {pt}) // {sh}) * {gd.wq}"
+        bias = f"B1[ib * {br} + {c}]"
+        i = 0
+        while i < len(segs):
+            o, width = segs[i]
+            if sw == 1:
+                with w.block(f"for l in T.vectorized({width}):"):
+                    w(f"Xq[{row} + {pl} + {x0} + {o} + l] = {_post(f'pacc{c}[{o} + l]', bias, pepi)}")
+                i += 1
+                continue
+            group = [s for s in segs[i:i + 2] if s[1] == lanes]
+            if width == lanes and group:   # x0 + o is even: parity p goes to phase (p + pl) % 2
+                vecs = [_post(f"pacc{c}[T.ramp({oo}, 1, {lanes})]", bias, pepi, lanes) for oo, _ in group]
+                half = len(group) * lanes // 2
+                for p in (0, 1):
+                    col = f"{((p + pl) % 2) * gd.plane} + {x0h} + {(o + p + pl) // 2}"   # x0 / 2
+                    pick = [2 * j + p for j in range(half)]
+                    w(f"Xq[T.ramp({row} + {col}, 1, {half})] = T.Shuffle([{', '.join(vecs)}], {pick})")
+                i += len(group)
+                continue
+            with w.block(f"for l in T.serial({width}):"):
+                x = f"({x0} + {o} + l + {pl})"
+                w(f"Xq[{row} + ({x} % 2) * {gd.plane} + {x} // 2] = {_post(f'pacc{c}[{o} + l]', bias, pepi)}")
+            i += 1
+
+    def tile(base: str, nv: int, nr: int, x0: str = "", x0h: str = "") -> None:
         segs = [(v * lanes, lanes) for v in range(nv)] + ([(nv * lanes, nr)] if nr else [])
         for c in range(br):
             for o, width in segs:
@@ -85,9 +146,10 @@ def kernel_source(gp: ConvGeometry, gd: ConvGeometry, spec: dict[str, Any], knob
                     with w.block(f"for l in T.vectorized({width}):"):
                         w(f"pacc{c}[{o} + l] = pacc{c}[{o} + l] + val[jj * {br} + {c}] * Xi[off[jj] + {base} + {o} + l]")
         for c in range(br):
-            for o, width in segs:
-                with w.block(f"for l in T.vectorized({width}):"):
-                    w(f"S[{c * hw} + {base} + {o} + l] = {_post(f'pacc{c}[{o} + l]', f'B1[ib * {br} + {c}]', pepi)}")
+            if direct:
+                store_q(c, x0, x0h, segs)
+            else:
+                store_s(c, base, segs)
 
     w("@T.prim_func")
     with w.block(f"def conv({sig}):"):
@@ -99,19 +161,34 @@ def kernel_source(gp: ConvGeometry, gd: ConvGeometry, spec: dict[str, Any], knob
             w(f"pacc{c} = T.alloc_buffer(({mr},), 'float32')")
         for name, width in dw.accumulators():
             w(f"{name} = T.alloc_buffer(({width},), 'float32')")
-        w(f"S = T.alloc_buffer(({br * hw + lanes},), 'float32')")
-        w(f"Xn = T.decl_buffer(({br * hw + lanes},), 'float32', data=S.data)")
-        w(f"Xq = T.alloc_buffer(({gd.cplane + lanes},), 'float32')")
+        xq_vectors = -(-(br if direct else 1) * gd.cplane // lanes) + 1
+        w(f"Xq = T.alloc_buffer(({xq_vectors * lanes},), 'float32')")
+        if direct:   # the padding stays zero: the pointwise half writes only the image
+            with w.block(f"for i in T.serial({xq_vectors}):"):
+                with w.block(f"for l in T.vectorized({lanes}):"):
+                    w(f"Xq[i * {lanes} + l] = T.float32(0)")
+        else:
+            w(f"S = T.alloc_buffer(({br * hw + lanes},), 'float32')")
+            w(f"Xn = T.decl_buffer(({br * hw + lanes},), 'float32', data=S.data)")
         with w.block(f"for n in T.serial({gp.n}):"):
             xlen = gp.c * hw
             w(f"Xi = T.decl_buffer(({xlen},), 'float32', data=X.data, elem_offset=n * {xlen})")
             with w.block(f"for ib in T.serial({gp.m // br}):"):
-                nt, rem = divmod(hw, mr)
-                if nt:
-                    with w.block(f"for pt in T.serial({nt}):"):
-                        tile(f"pt * {mr}", pv, 0)
-                if rem:
-                    tile(str(nt * mr), *divmod(rem, lanes))
+                if direct:   # along each input row: tiles then land on one padded row
+                    nt, rem = divmod(gp.w, mr)
+                    with w.block(f"for y in T.serial({gp.h}):"):
+                        if nt:
+                            with w.block(f"for xt in T.serial({nt}):"):
+                                tile(f"y * {gp.w} + xt * {mr}", pv, 0, f"xt * {mr}", f"xt * {mr // 2}")
+                        if rem:
+                            tile(f"y * {gp.w} + {nt * mr}", *divmod(rem, lanes), str(nt * mr), str(nt * mr // 2))
+                else:
+                    nt, rem = divmod(hw, mr)
+                    if nt:
+                        with w.block(f"for pt in T.serial({nt}):"):
+                            tile(f"pt * {mr}", pv, 0)
+                    if rem:
+                        tile(str(nt * mr), *divmod(rem, lanes))
                 with w.block(f"for gi in T.serial(ib * {br}, ib * {br} + {br}):"):
                     dw.group_sweep()
     return "\n".join(w.lines) + "\n"
@@ -134,14 +211,15 @@ class ExpandDepthwiseTemplate(ScheduleTemplate):
         vectors), the depthwise tile the conv template's default for that conv."""
         spec, gp, gd = self._parts(kernel)
         lanes, regs, br = _lanes(target), _registers(target), int(spec["p"]["block"])
+        direct = direct_ok(gp, gd, lanes)
         pv = max(1, 64 // lanes)
-        vectors = -(-gp.h * gp.w // lanes)
-        if vectors <= 16:
+        vectors = -(-(gp.w if direct else gp.h * gp.w) // lanes)
+        if direct or vectors <= 16:   # a row (direct) or a small image in even tiles of <= 8
             pv = -(-vectors // -(-vectors // 8))
         while pv > 1 and not _sparse_fits(br, pv, 1, lanes, regs):
             pv -= 1
         dw = ConvTemplate()._dense_default(gd, {**spec["d"], "wct": 1}, target)
-        return {"pv": pv, **{f"d_{k}": dw[k] for k in DW_KEYS}}
+        return {"pv": pv, "direct": int(direct), **{f"d_{k}": dw[k] for k in DW_KEYS}}
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         spec, _, _ = self._parts(kernel)
@@ -149,6 +227,8 @@ class ExpandDepthwiseTemplate(ScheduleTemplate):
         lanes, regs, br = _lanes(target), _registers(target), int(spec["p"]["block"])
         points = [default] + [{**default, "pv": v} for v in (1, 2, 3, 4, 6, 8)
                               if v != default["pv"] and _sparse_fits(br, v, 1, lanes, regs)]
+        if default["direct"]:   # through the scratch S instead
+            points.append({**default, "direct": 0})
         return points
 
     def rereads(self, kernel: Kernel, knobs: Knobs) -> frozenset[str]:
