@@ -30,6 +30,14 @@ def sparse_conv() -> Case:
     return single_conv(64, 64, 14, 1, 0.9, "u"), feeds
 
 
+def winograd_conv() -> Case:
+    """A dense 3x3 'same' conv large enough for Winograd F(2x2, 3x3) (its vector shuffles)."""
+    feeds = {"X": np.random.default_rng(2).standard_normal((1, 32, 14, 13), dtype=np.float32)}
+    model = single_conv(32, 32, 14, 3, 0.0, "")
+    model.graph.input[0].type.tensor_type.shape.dim[3].dim_value = 13
+    return model, feeds
+
+
 def mixed_dtypes() -> Case:
     """Reshape (a plan alias), bool/int64 outputs, a 0-d input, Identity, a folded Shape."""
     x = np.random.default_rng(3).standard_normal((2, 3, 4)).astype(np.float32)
@@ -49,6 +57,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "matmul_softmax": lambda: matmul_softmax(128, 128, 128),
     "attention_causal": lambda: attention_model(64, 96, True, q_heads=4, kv_heads=2, d=32),
     "sparse_conv_1x1": sparse_conv,
+    "winograd_conv_3x3": winograd_conv,
     "cumsum": lambda: cumsum(128, 96),
     "scan_linear": lambda: scan_linear("matmul", length=24, d=32, n=16),
     "scan_mamba": lambda: scan_mamba("rs", length=24, d=32, n=16),
