@@ -15,7 +15,6 @@ import argparse
 import os
 
 import numpy as np
-import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxjit.runtime.compare import compare_with_onnxruntime
