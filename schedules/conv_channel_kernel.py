@@ -14,7 +14,8 @@ pixel, ob*lanes wide (under 1 KiB).
 from __future__ import annotations
 
 from onnxjit.compiler.conv_geometry import ConvGeometry
-from onnxjit.schedules.conv_kernels import MAX_UNROLLED_KX, Epilogue, Tiling, _Gen, _Writer
+from onnxjit.schedules.conv_kernels import MAX_UNROLLED_KX, Epilogue, Tiling, _Gen
+from onnxjit.schedules.tvmscript_text import Writer
 
 
 class ChannelGen(_Gen):
@@ -32,7 +33,7 @@ class ChannelGen(_Gen):
         if self.wt < 1 or chans * 4 >= 1024:
             raise ValueError(f"tile {self.ob}x{self.L} channels x {self.wt} pixels too large")
         self.cu = tl.cu if tl.cu > 0 and g.cg % tl.cu == 0 else 1
-        self.w = _Writer()
+        self.w = Writer()
         self.xs = "Xn" if g.direct else "Xq"
         self.group_copy = not g.direct and g.group > 1
         self.copy_first = f"gi * {g.cg}"

@@ -20,7 +20,8 @@ from onnxjit.compiler.ops._tir import read_spec
 from onnxjit.compiler.tvm_api import PrimFunc, parse_tvmscript
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.conv import ConvTemplate, _lanes, _registers, _sparse_fits
-from onnxjit.schedules.conv_kernels import Epilogue, Tiling, _f32, _Gen, _Writer
+from onnxjit.schedules.conv_kernels import Epilogue, Tiling, _f32, _Gen
+from onnxjit.schedules.tvmscript_text import Writer
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
@@ -91,7 +92,7 @@ def kernel_source(gp: ConvGeometry, gd: ConvGeometry, spec: dict[str, Any], knob
     direct = bool(knobs.get("direct", 0))
     if not dw.group_copy or pv < 1 or mr * 4 >= 1024 or (direct and not direct_ok(gp, gd, lanes)):
         raise KnobError(f"pointwise tile of {pv} vectors or depthwise geometry not supported")
-    w = dw.w = _Writer()
+    w = dw.w = Writer()
     dw.copy_first = f"gi - ib * {br}"   # channel gi's plane in the scratch S
     dw.direct, dw.block = direct, br
     pepi = _epilogue(spec["p"])

@@ -22,6 +22,7 @@ from onnxjit.compiler.conv_geometry import ConvGeometry
 from onnxjit.compiler.tvm_api import PrimFunc, parse_tvmscript
 from onnxjit.schedules import conv_pack
 from onnxjit.schedules.conv_copy import emit_padded_copy
+from onnxjit.schedules.tvmscript_text import Writer
 
 MAX_UNROLLED_KX = 11        # wider kernels loop over kx too
 
@@ -55,25 +56,6 @@ def packs(g: ConvGeometry, impl: str, mode: str, pack: int, cob: int = 0) -> boo
     all channel tiles per pixel tile (cob 0: each packed tile serves every output channel)."""
     return (pack > 0 and g.direct and mode == "flat"
             and (impl == "sparse" or (impl == "dense" and cob == 0 and g.group == 1)))
-
-
-class _Writer:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.depth = 0
-
-    def __call__(self, line: str) -> None:
-        self.lines.append("    " * self.depth + line)
-
-    def block(self, header: str) -> _Writer:
-        self(header)
-        return self
-
-    def __enter__(self) -> None:
-        self.depth += 1
-
-    def __exit__(self, *_: object) -> None:
-        self.depth -= 1
 
 
 # Streaming stores (LLVM's !nontemporal; x86 vmovntps) skip reading each output line before it is
@@ -119,7 +101,7 @@ class _Gen:
         self.nb = nb
         self.cob = tl.cob if (not self.sparse and 0 < tl.cob and nb % tl.cob == 0) else nb
         self.crop = self.flat and g.wq != g.wo
-        self.w = _Writer()
+        self.w = Writer()
         self.xs = "Xn" if g.direct else "Xq"
         self.group_copy = not g.direct and g.group > 1
         self.copy_first = f"gi * {g.cg}"   # group gi's first channel in Xn (its copy's source)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from onnxjit.compiler.conv_geometry import ConvGeometry
+from onnxjit.schedules.tvmscript_text import Writer
 
 
 @dataclass(frozen=True)
@@ -25,22 +26,6 @@ class WinogradTiling:
     ct: int       # output channels per register tile
     v: int        # vectors of tiles per register tile
     lanes: int
-
-
-class _Text:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.depth = 0
-
-    def __call__(self, line: str) -> _Text:
-        self.lines.append("    " * self.depth + line)
-        return self
-
-    def __enter__(self) -> None:
-        self.depth += 1
-
-    def __exit__(self, *_: object) -> None:
-        self.depth -= 1
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -83,7 +68,7 @@ class WinogradGen:
         # of 4 KB put all 16 in one 12-way set: the input transform ran 5x slower)
         self.ve = _odd_lines(g.c * self.pp)
         self.me = _odd_lines(g.m * tl.v * L)
-        self.t = _Text()
+        self.t = Writer()
 
     # -- stage 1 -----------------------------------------------------------------------------
     def load_row(self, row: str) -> None:

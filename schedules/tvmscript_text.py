@@ -43,6 +43,9 @@ HELPERS = {"exp2": make_exp2, "tanh": make_tanh}
 
 
 class Writer:
+    """Lines of generated text; `with w.indent():`, `with w:` or `with w.block(header):` indent
+    what is written inside one level."""
+
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.depth = 0
@@ -52,6 +55,16 @@ class Writer:
 
     def indent(self) -> Indent:
         return Indent(self)
+
+    def block(self, header: str) -> Writer:
+        self(header)
+        return self
+
+    def __enter__(self) -> None:
+        self.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
 
 
 class Indent:
