@@ -106,6 +106,21 @@ class ConvGeometry:
         return asdict(self)
 
 
+WEIGHT_BLOCKS = (16, 8, 4, 2, 1)
+
+
+def weight_block(channels: int) -> int:
+    """Output channels per contiguous weight block: a whole vector (16 or 8 fp32 lanes, a 64-byte
+    line at 16) when it divides `channels`."""
+    return next(b for b in WEIGHT_BLOCKS if channels % b == 0)
+
+
+def is_same_3x3(g: ConvGeometry) -> bool:
+    """A 3x3, stride-1, undilated, ungrouped conv with padding 1 all round ("same" size)."""
+    return ((g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.group) == (3, 3, 1, 1, 1, 1, 1)
+            and (g.pt, g.pl, g.pb, g.pr) == (1, 1, 1, 1))
+
+
 def geometry_from(spec: dict[str, Any]) -> ConvGeometry:
     """From a spec or node attributes; `wa` may be absent (1: rows unaligned)."""
     return ConvGeometry(**{k: int(spec[k]) for k in ConvGeometry.__dataclass_fields__

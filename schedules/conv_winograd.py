@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from onnxjit.compiler.conv_geometry import ConvGeometry
+from onnxjit.compiler.conv_geometry import ConvGeometry, geometry_from, weight_block
 from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.ops._tir import SPEC_KEY
-from onnxjit.compiler.passes.winograd import weight_block
 from onnxjit.compiler.tvm_api import PrimFunc, block_annotations, parse_tvmscript
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.conv_winograd_channels import ChannelWinogradGen
@@ -32,10 +31,6 @@ def _spec(kernel: Kernel) -> dict[str, Any] | None:
         return None
     specs = block_annotations(kernel.func, SPEC_KEY)
     return dict(json.loads(specs[0])) if len(specs) == 1 else None
-
-
-def _geometry(spec: dict[str, Any]) -> ConvGeometry:
-    return ConvGeometry(**{k: int(spec[k]) for k in ConvGeometry.__dataclass_fields__})
 
 
 def _lanes(target: Target) -> int:
@@ -66,7 +61,7 @@ class WinogradConvTemplate(ScheduleTemplate):
         spec = _spec(kernel)
         if spec is None:
             raise KnobError("not an onnxjit::WinogradConv kernel")
-        return spec, _geometry(spec)
+        return spec, geometry_from(spec)
 
     def _points(self, g: ConvGeometry, target: Target) -> list[Knobs]:
         """Tile-vectorised points (ct channels x v tile vectors) and, where U's channel blocks

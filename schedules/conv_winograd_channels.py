@@ -11,7 +11,8 @@ tile and vector). Stage 1 (the input transform) is the tile-vectorised kernel's.
 from __future__ import annotations
 
 from onnxjit.compiler.conv_geometry import ConvGeometry
-from onnxjit.schedules.conv_winograd_kernel import WinogradGen, WinogradTiling, _odd_lines
+from onnxjit.schedules.conv_winograd_kernel import (WinogradGen, WinogradTiling, _odd_lines,
+                                                    emit_products, output_transform)
 
 
 class ChannelWinogradGen(WinogradGen):
@@ -32,27 +33,12 @@ class ChannelWinogradGen(WinogradGen):
             t(f"acc{r} = T.alloc_buffer(({self.kv * L},), 'float32')")
 
     def tile(self, nrows: int, p0: str) -> None:
-        g, t, L, kv = self.g, self.t, self.L, self.kv
-        for r in range(nrows):
-            for j in range(kv):
-                t(f"for l in T.vectorized({L}):")
-                with t:
-                    t(f"acc{r}[{j * L} + l] = T.float32(0)")
-        t(f"for ci in T.serial({g.c}):")
-        with t:
-            for j in range(kv):
-                weight = f"Uf[((e * {g.m // L} + kb * {kv} + {j}) * {g.c} + ci) * {L} + l]"
-                for r in range(nrows):
-                    t(f"for l in T.vectorized({L}):")
-                    with t:
-                        t(f"acc{r}[{j * L} + l] = acc{r}[{j * L} + l] + "
-                          f"V[e * {self.ve} + ci * {self.pp} + {p0} + {r}] * {weight}")
-        for r in range(nrows):
-            for j in range(kv):
-                t(f"for l in T.vectorized({L}):")
-                with t:
-                    t(f"Mb[e * {self.me} + ({p0} + {r}) * {g.m} + (kb * {kv} + {j}) * {L} + l] = "
-                      f"acc{r}[{j * L} + l]")
+        g, L, kv = self.g, self.L, self.kv
+        emit_products(
+            self.t, L, g.c, nrows, kv,
+            lambda r, j: (f"V[e * {self.ve} + ci * {self.pp} + {p0} + {r}] * "
+                          f"Uf[((e * {g.m // L} + kb * {kv} + {j}) * {g.c} + ci) * {L} + l]"),
+            lambda r, j: f"Mb[e * {self.me} + ({p0} + {r}) * {g.m} + (kb * {kv} + {j}) * {L} + l]")
 
     def products(self) -> None:
         g, t, L = self.g, self.t, self.L
@@ -76,24 +62,17 @@ class ChannelWinogradGen(WinogradGen):
         with t:
             p = f"(ty * {self.tw} + tx)"
             m = [f"Mb[{e * self.me} + {p} * {g.m} + kc * {L} + l]" for e in range(16)]
-            s = [(f"({m[4 * a]} + {m[4 * a + 1]} + {m[4 * a + 2]})",
-                  f"({m[4 * a + 1]} - {m[4 * a + 2]} - {m[4 * a + 3]})") for a in range(4)]
-            for i in range(2):
-                for j in range(2):
-                    value = (f"{s[0][j]} + {s[1][j]} + {s[2][j]}" if i == 0
-                             else f"{s[1][j]} - {s[2][j]} - {s[3][j]}")
-                    cond = []
-                    if g.h % 2 and i:
-                        cond.append(f"2 * ty + 1 < {g.h}")
-                    if g.w % 2 and j:
-                        cond.append(f"2 * tx + 1 < {g.w}")
-                    if cond:
-                        t(f"if {' and '.join(cond)}:")
-                        t.depth += 1
-                    t(f"for l in T.vectorized({L}):")
-                    with t:
-                        yidx = (f"((nb * {g.m} + kc * {L} + l) * {g.h} + 2 * ty + {i}) * {g.w}"
-                                f" + 2 * tx + {j}")
-                        t(f"Yf[{yidx}] = {self.post_expr(value, f'kc * {L} + l', yidx, 1)}")
-                    if cond:
-                        t.depth -= 1
+            for (i, j), value in output_transform(m).items():
+                # the second output row / column of a tile past an odd image's edge: skipped
+                cond = ([f"2 * ty + 1 < {g.h}"] if g.h % 2 and i else []) + (
+                    [f"2 * tx + 1 < {g.w}"] if g.w % 2 and j else [])
+                yidx = (f"((nb * {g.m} + kc * {L} + l) * {g.h} + 2 * ty + {i}) * {g.w}"
+                        f" + 2 * tx + {j}")
+                store = f"Yf[{yidx}] = {self.post_expr(value, f'kc * {L} + l', yidx, 1)}"
+                if cond:
+                    with t.block(f"if {' and '.join(cond)}:"):
+                        with t.block(f"for l in T.vectorized({L}):"):
+                            t(store)
+                else:
+                    with t.block(f"for l in T.vectorized({L}):"):
+                        t(store)

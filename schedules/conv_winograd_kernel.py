@@ -15,10 +15,11 @@ Three stages per image, all in cache-sized scratch:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from onnxjit.compiler.conv_geometry import ConvGeometry
-from onnxjit.schedules.tvmscript_text import Writer
+from onnxjit.compiler.conv_geometry import ConvGeometry, weight_block
+from onnxjit.schedules.tvmscript_text import Writer, even_odd_lanes
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,33 @@ def _bt(d0: str, d1: str, d2: str, d3: str) -> tuple[str, str, str, str]:
     return f"{d0} - {d2}", f"{d1} + {d2}", f"{d2} - {d1}", f"{d1} - {d3}"
 
 
+def emit_products(t: Writer, lanes: int, channels: int, rows: int, vectors: int,
+                  term: Callable[[int, int], str], target: Callable[[int, int], str]) -> None:
+    """A register tile of `rows` accumulators acc{r} of `vectors` whole vectors (odd widths, 48
+    lanes, ran 9x slower): acc{r}[vector c] = the sum over input channels ci, in order, of
+    term(r, c) (an expression of ci and the lane l); then stored to target(r, c)."""
+    tiles = [(r, c) for r in range(rows) for c in range(vectors)]
+    for r, c in tiles:
+        with t.block(f"for l in T.vectorized({lanes}):"):
+            t(f"acc{r}[{c * lanes} + l] = T.float32(0)")
+    with t.block(f"for ci in T.serial({channels}):"):
+        for r, c in tiles:
+            with t.block(f"for l in T.vectorized({lanes}):"):
+                t(f"acc{r}[{c * lanes} + l] = acc{r}[{c * lanes} + l] + {term(r, c)}")
+    for r, c in tiles:
+        with t.block(f"for l in T.vectorized({lanes}):"):
+            t(f"{target(r, c)} = acc{r}[{c * lanes} + l]")
+
+
+def output_transform(m: list[str]) -> dict[tuple[int, int], str]:
+    """Y = A^T M A of one tile's 16 products m[4a + b], as expressions by output (row, column).
+    Expressions, not let-bound names: a let inside a vectorised loop read back zeros."""
+    s = [(f"({m[4 * a]} + {m[4 * a + 1]} + {m[4 * a + 2]})",     # A^T over the columns of row a
+          f"({m[4 * a + 1]} - {m[4 * a + 2]} - {m[4 * a + 3]})") for a in range(4)]
+    return {(i, j): (f"{s[0][j]} + {s[1][j]} + {s[2][j]}" if i == 0
+                     else f"{s[1][j]} - {s[2][j]} - {s[3][j]}") for i in range(2) for j in range(2)}
+
+
 def _f32(x: float) -> str:
     return f"T.float32({float(x)!r})"
 
@@ -50,7 +78,7 @@ def _f32(x: float) -> str:
 class WinogradGen:
     def __init__(self, g: ConvGeometry, post: tuple[str, ...], lo: float, hi: float,
                  tl: WinogradTiling) -> None:
-        self.ub = next(b for b in (16, 8, 4, 2, 1) if g.m % b == 0)   # U's channel blocks
+        self.ub = weight_block(g.m)   # U's channel blocks
         if g.m % tl.ct or (tl.ct % self.ub and self.ub % tl.ct):
             raise ValueError(f"{tl.ct} channels per tile do not divide {g.m} or tile U's "
                              f"blocks of {self.ub}")
@@ -79,8 +107,7 @@ class WinogradGen:
         so each row is loaded once."""
         g, t, L = self.g, self.t, self.L
         nvec, xlen = _cdiv(g.w, L), g.n * g.c * g.h * g.w
-        evens = ", ".join(str(2 * i) for i in range(L))
-        odds = ", ".join(str(2 * i + 1) for i in range(L))
+        evens, odds = even_odd_lanes(L)
         t(f"slot = ({row} + 4) % 4")
         t(f"if {row} >= 0 and {row} < {g.h}:")
         with t:
@@ -109,8 +136,9 @@ class WinogradGen:
         with t:
             lo = f"rb[T.ramp(slot * {self.rb} + q * {2 * L}, 1, {L})]"
             hi = f"rb[T.ramp(slot * {self.rb} + {L} + q * {2 * L}, 1, {L})]"
-            t(f"ev[T.ramp(slot * {self.rh} + q * {L}, 1, {L})] = T.Shuffle([{lo}, {hi}], [{evens}])")
-            t(f"od[T.ramp(slot * {self.rh} + q * {L}, 1, {L})] = T.Shuffle([{lo}, {hi}], [{odds}])")
+            for half, order in (("ev", evens), ("od", odds)):
+                t(f"{half}[T.ramp(slot * {self.rh} + q * {L}, 1, {L})] = "
+                  f"T.Shuffle([{lo}, {hi}], [{order}])")
 
     def transform_row(self) -> None:
         """V[4a+b][ci][ty * tw + tile] for the row's tiles: input column 2tx-1+s is ev[tx] /
@@ -121,13 +149,15 @@ class WinogradGen:
             t(f"for l in T.vectorized({L}):")
             with t:
                 q = f"j * {L} + l"
-                base = [f"(2 * ty + {r + 3}) % 4 * {self.rh}" for r in range(4)]   # ring slot of row 2ty-1+r
+                # the ring slot of input row 2ty-1+r
+                base = [f"(2 * ty + {r + 3}) % 4 * {self.rh}" for r in range(4)]
                 d = [[f"ev[{base[r]} + {q}]", f"od[{base[r]} + {q}]",
                       f"ev[{base[r]} + {q} + 1]", f"od[{base[r]} + {q} + 1]"] for r in range(4)]
                 z = [[f"({x})" for x in _bt(*(d[r][s] for r in range(4)))] for s in range(4)]
                 for a in range(4):   # z[s][a]: B^T over the rows; then over the columns
                     for b, value in enumerate(_bt(*(z[s][a] for s in range(4)))):
-                        t(f"V[{4 * a + b} * {self.ve} + ci * {self.pp} + ty * {self.tw} + {q}] = {value}")
+                        t(f"V[{4 * a + b} * {self.ve} + ci * {self.pp} + ty * {self.tw} + {q}] = "
+                          f"{value}")
 
     def input_transform(self) -> None:
         g, t = self.g, self.t
@@ -157,39 +187,23 @@ class WinogradGen:
         with t:
             t(f"for kb in T.serial({g.m // ct}):")
             with t:
-                for i in range(ct):   # whole vectors only: odd widths (48 lanes) ran 9x slower
-                    for jv in range(nv):
-                        t(f"for l in T.vectorized({L}):")
-                        with t:
-                            t(f"acc{i}[{jv * L} + l] = T.float32(0)")
-                t(f"for ci in T.serial({g.c}):")
-                with t:
-                    for i in range(ct):
-                        k = f"kb * {ct} + {i}"   # ct divides ub: a tile's channels share a block
-                        weight = f"Uf[((e * {g.m // ub} + ({k}) // {ub}) * {g.c} + ci) * {ub} + ({k}) % {ub}]"
-                        for jv in range(nv):
-                            t(f"for l in T.vectorized({L}):")
-                            with t:
-                                t(f"acc{i}[{jv * L} + l] = acc{i}[{jv * L} + l] + {weight} * "
-                                  f"V[e * {self.ve} + ci * {self.pp} + {base} + {jv * L} + l]")
-                for i in range(ct):
-                    for jv in range(nv):
-                        t(f"for l in T.vectorized({L}):")
-                        with t:
-                            t(f"Mb[e * {self.me} + (kb * {ct} + {i}) * {v * L} + {jv * L} + l] = "
-                              f"acc{i}[{jv * L} + l]")
+                def weight(i: int) -> str:   # ct divides ub: a tile's channels share a block
+                    k = f"kb * {ct} + {i}"
+                    return (f"Uf[((e * {g.m // ub} + ({k}) // {ub}) * {g.c} + ci) * {ub}"
+                            f" + ({k}) % {ub}]")
+
+                emit_products(
+                    t, L, g.c, ct, nv,
+                    lambda i, jv: (f"{weight(i)} * "
+                                   f"V[e * {self.ve} + ci * {self.pp} + {base} + {jv * L} + l]"),
+                    lambda i, jv: f"Mb[e * {self.me} + (kb * {ct} + {i}) * {v * L} + {jv * L} + l]")
         t(f"for k, jv in T.grid({g.m}, {nv}):")
         with t:
             t(f"for l in T.vectorized({L}):")
             with t:
-                # expressions, not let-bound names: a let in a vectorised loop read back zeros
                 m = [f"Mb[{e * self.me} + k * {v * L} + jv * {L} + l]" for e in range(16)]
-                s = [(f"({m[4 * a]} + {m[4 * a + 1]} + {m[4 * a + 2]})",     # A^T over columns
-                      f"({m[4 * a + 1]} - {m[4 * a + 2]} - {m[4 * a + 3]})") for a in range(4)]
-                for j in range(2):
-                    for i2, value in ((0, f"{s[0][j]} + {s[1][j]} + {s[2][j]}"),
-                                      (1, f"{s[1][j]} - {s[2][j]} - {s[3][j]}")):
-                        t(f"Yq[(k * 4 + {2 * i2 + j}) * {self.pp} + {base} + jv * {L} + l] = {value}")
+                for (i, j), value in output_transform(m).items():
+                    t(f"Yq[(k * 4 + {2 * i + j}) * {self.pp} + {base} + jv * {L} + l] = {value}")
 
     # -- stage 3 -----------------------------------------------------------------------------
     def post_expr(self, value: str, k: str, yidx: str, width: int) -> str:
@@ -230,7 +244,8 @@ class WinogradGen:
                 t(f"for xt in T.serial({rest}):")
                 with t:
                     t(f"xo = {full * 2 * L} + xt")
-                    value = self.post_expr(f"Yq[src + xo % 2 * {self.pp} + xo // 2]", "k", "row + xo", 1)
+                    value = self.post_expr(f"Yq[src + xo % 2 * {self.pp} + xo // 2]", "k",
+                                           "row + xo", 1)
                     t(f"Yf[row + xo] = {value}")
 
     def scratch(self) -> None:
@@ -258,10 +273,11 @@ class WinogradGen:
         xlen, ylen = g.n * g.c * g.h * g.w, g.n * g.m * g.h * g.w
         t("@T.prim_func")
         # R is a parameter only when the epilogue adds it (the kernel drops an unread input)
-        residual = f"R: T.Buffer({(g.n, g.m, g.h, g.w)!r}, 'float32'), " if "add" in self.post else ""
+        image = (g.n, g.m, g.h, g.w)
+        residual = f"R: T.Buffer({image!r}, 'float32'), " if "add" in self.post else ""
         t(f"def wino(X: T.Buffer({(g.n, g.c, g.h, g.w)!r}, 'float32'), "
           f"U: T.Buffer({(16, g.m // self.ub, g.c, self.ub)!r}, 'float32'), "
-          f"B: T.Buffer(({g.m},), 'float32'), {residual}Y: T.Buffer({(g.n, g.m, g.h, g.w)!r}, 'float32')):")
+          f"B: T.Buffer(({g.m},), 'float32'), {residual}Y: T.Buffer({image!r}, 'float32')):")
         with t:
             t("T.func_attr({'global_symbol': 'wino', 'tirx.noalias': True})")
             t(f"Xf = T.decl_buffer(({xlen},), 'float32', data=X.data)")

@@ -16,6 +16,7 @@ from onnxjit.compiler.errors import KnobError
 from onnxjit.compiler.ops._tir import SPEC_KEY
 from onnxjit.compiler.tvm_api import PrimFunc, block_annotations, parse_tvmscript
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
+from onnxjit.schedules.tvmscript_text import even_odd_lanes
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
@@ -73,7 +74,8 @@ def pool_source(s: dict[str, Any], lanes: int, shapes: list[tuple[int, ...]]) ->
     t(3, f"y0 = oy * {sh} - {pt}")
     # an interior row reads its kh input rows straight into one max; the image's very last row
     # (vector loads could run past the image) and the border rows go through the general path
-    t(3, f"if y0 >= 0 and y0 + {kh} <= {h} and (c * {h} + y0 + {kh - 1}) * {w} + {nvec * L} <= {n * h * w}:")
+    last_load = f"(c * {h} + y0 + {kh - 1}) * {w} + {nvec * L}"
+    t(3, f"if y0 >= 0 and y0 + {kh} <= {h} and {last_load} <= {n * h * w}:")
     t(4, f"for xv in T.serial({nvec}):")
     t(5, f"for l in T.vectorized({L}):")
     value = load(f"(c * {h} + y0) * {w}")
@@ -89,8 +91,7 @@ def pool_source(s: dict[str, Any], lanes: int, shapes: list[tuple[int, ...]]) ->
     t(7, f"rb[{row} + x] = T.max(rb[{row} + x], Xf[(c * {h} + y0 + ky) * {w} + x])")
     hw = halves * L + L
     if sw == 2:
-        evens = ", ".join(str(2 * i) for i in range(L))
-        odds = ", ".join(str(2 * i + 1) for i in range(L))
+        evens, odds = even_odd_lanes(L)
         t(2, f"for oy, q in T.grid({oh}, {halves}):")
         lo = f"rb[T.ramp(oy * {rbw} + q * {2 * L}, 1, {L})]"
         hi = f"rb[T.ramp(oy * {rbw} + q * {2 * L} + {L}, 1, {L})]"

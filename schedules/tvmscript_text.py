@@ -42,6 +42,12 @@ def make_tanh(T: Any) -> Callable[[Any], Any]:
 HELPERS = {"exp2": make_exp2, "tanh": make_tanh}
 
 
+def even_odd_lanes(lanes: int) -> tuple[str, str]:
+    """T.Shuffle index lists taking the even and the odd lanes of two concatenated vectors."""
+    return (", ".join(str(2 * i) for i in range(lanes)),
+            ", ".join(str(2 * i + 1) for i in range(lanes)))
+
+
 class Writer:
     """Lines of generated text; `with w.indent():`, `with w:` or `with w.block(header):` indent
     what is written inside one level."""

@@ -2,7 +2,7 @@
 
 Made by compiler/passes/winograd.py from onnxjit::Conv. Inputs: X [N, C, H, W], U [16, M/ub, C, ub]
 (the transformed weights, e = 4a + b, output channels in blocks of ub = 16, 8, 4, 2 or 1:
-compiler/passes/winograd.py's weight_block), B [M] (bias), R (the residual, or a 1-element
+compiler/conv_geometry.py's weight_block), B [M] (bias), R (the residual, or a 1-element
 placeholder). Attributes: the ConvGeometry fields, `post`, `lo`, `hi` as onnxjit::Conv's.
 This lowering is the plain definition in TE (V = B^T d B per 4x4 input tile, M_e = U_e^T V_e,
 Y = A^T M A per 2x2 output tile, then the epilogue); schedules/conv_winograd.py generates the
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from onnxjit.compiler.conv_geometry import ConvGeometry
+from onnxjit.compiler.conv_geometry import ConvGeometry, geometry_from, is_same_3x3, weight_block
 from onnxjit.compiler.graph import ONNXJIT_DOMAIN
 from onnxjit.compiler.lower_context import LowerContext
 from onnxjit.compiler.ops._conv_reference import epilogue
@@ -55,15 +55,14 @@ def lower_winograd_conv(ctx: LowerContext) -> list[te.Tensor]:
     import json
 
     spec = winograd_spec(ctx)
-    g = ConvGeometry(**{k: spec[k] for k in ConvGeometry.__dataclass_fields__})
+    g = geometry_from(spec)
     n, c, h, w, m = g.n, g.c, g.h, g.w, g.m
-    ub = next(b for b in (16, 8, 4, 2, 1) if m % b == 0)
+    ub = weight_block(m)
     want = {0: (n, c, h, w), 1: (16, m // ub, c, ub), 2: (m,)}
     for i, shape in want.items():
         if ctx.shape(i) != shape:
             raise ctx.error(f"input {i} has shape {ctx.shape(i)}, expected {shape}")
-    if (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.group, g.pt, g.pl, g.pb, g.pr) != (3, 3, 1, 1, 1, 1, 1,
-                                                                                 1, 1, 1, 1):
+    if not is_same_3x3(g):
         raise ctx.error("F(2x2, 3x3) needs a 3x3, stride 1, padding 1 conv without groups")
     if "add" in spec["post"] and ctx.shape(3) != (n, m, h, w):
         raise ctx.error(f"residual shape {ctx.shape(3)} differs from the output's")
@@ -75,13 +74,14 @@ def lower_winograd_conv(ctx: LowerContext) -> list[te.Tensor]:
         bi, ty, tx = q // (th * tw), q // tw % th, q % tw
         yy, xx = 2 * ty - 1 + rr, 2 * tx - 1 + rs
         inside = tirx.all(yy >= 0, yy < h, xx >= 0, xx < w)
-        d = tirx.if_then_else(inside, x[bi, ci, tirx.max(tirx.min(yy, h - 1), 0),
-                                        tirx.max(tirx.min(xx, w - 1), 0)], tirx.const(0.0, "float32"))
+        clamped = x[bi, ci, tirx.max(tirx.min(yy, h - 1), 0), tirx.max(tirx.min(xx, w - 1), 0)]
+        d = tirx.if_then_else(inside, clamped, tirx.const(0.0, "float32"))
         return te.sum(_entry(BT, e // 4, rr) * _entry(BT, e % 4, rs) * d, axis=[rr, rs])
 
     v = te.compute((16, c, n * th * tw), tile_input, name=ctx.name("wino_v"))
     rc = te.reduce_axis((0, c), name="rc")
-    prod = te.compute((16, m, n * th * tw), lambda e, k, q: te.sum(u[e, k // ub, rc, k % ub] * v[e, rc, q], axis=rc),
+    prod = te.compute((16, m, n * th * tw),
+                      lambda e, k, q: te.sum(u[e, k // ub, rc, k % ub] * v[e, rc, q], axis=rc),
                       name=ctx.name("wino_m"))
     ra, rb = te.reduce_axis((0, 4), name="ra"), te.reduce_axis((0, 4), name="rb")
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from onnxjit.compiler.conv_geometry import ConvGeometry
+from onnxjit.compiler.conv_geometry import ConvGeometry, weight_block
 from onnxjit.compiler.errors import OnnxJitError
 from onnxjit.compiler.graph import ONNXJIT_DOMAIN, Graph, Node, TensorType, unique_name
 from onnxjit.compiler.ops._window import window
@@ -24,13 +24,8 @@ from onnxjit.compiler.sparsity import analyse, pack
 from onnxjit.compiler.specialize import context
 
 MAX_SPARSE_DENSITY = 0.7       # above this the packing is not even built
-WEIGHT_BLOCKS = (16, 8, 4, 2, 1)
 LINE_FLOATS = 16               # fp32 elements per 64-byte cache line
 
-
-def weight_block(mg: int) -> int:
-    """Output channels per contiguous weight block: a whole vector (16 or 8 fp32 lanes) when it fits."""
-    return next(b for b in WEIGHT_BLOCKS if mg % b == 0)
 
 
 def row_alignment(g: ConvGeometry) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from onnxjit.compiler.conv_geometry import ConvGeometry, geometry_from
+from onnxjit.compiler.conv_geometry import ConvGeometry, geometry_from, is_same_3x3, weight_block
 from onnxjit.compiler.graph import ONNXJIT_DOMAIN, Graph, Node, TensorType, unique_name
 from onnxjit.compiler.passes.rewrite import replace_nodes
 from onnxjit.compiler.settings import settings
@@ -33,19 +33,13 @@ MIN_TILES = 36
 
 def fits(g: ConvGeometry) -> bool:
     """F(2x2, 3x3)'s kind of conv: 3x3, stride 1, no dilation or groups, padding 1 ("same")."""
-    return ((g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.group) == (3, 3, 1, 1, 1, 1, 1)
-            and (g.pt, g.pl, g.pb, g.pr) == (1, 1, 1, 1))
+    return is_same_3x3(g)
 
 
 def pays(g: ConvGeometry) -> bool:
     """Whether it gains: >= MIN_CHANNELS in and out and >= MIN_TILES output tiles."""
     tiles = -(-g.ho // 2) * -(-g.wo // 2)
     return fits(g) and min(g.c, g.m) >= MIN_CHANNELS and tiles >= MIN_TILES
-
-
-def weight_block(m: int) -> int:
-    """Output channels per contiguous block of U: a 64-byte line of float32 where it divides."""
-    return next(b for b in (16, 8, 4, 2, 1) if m % b == 0)
 
 
 def transform_weights(w: np.ndarray) -> np.ndarray:
