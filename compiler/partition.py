@@ -46,7 +46,7 @@ def partition(graph: Graph, fuse: bool = True) -> list[Step]:
             continue
         target = None
         if fuse:
-            target = _fusion_target(node, kind, graph, consumers, graph_outputs, open_group)
+            target = _fusion_target(node, kind, graph, consumers, graph_outputs, open_group, kinds)
             if target is None:
                 target = _prologue_target(node, consumers, graph_outputs, open_group, kinds)
         if target is None:
@@ -74,13 +74,19 @@ def _kind(node: Node, graph: Graph) -> OpKind:
 
 
 def _fusion_target(node: Node, kind: OpKind, graph: Graph, consumers: dict[str, list[Node]],
-                   graph_outputs: set[str], open_group: dict[str, int]) -> int | None:
-    """The group this elementwise node extends as an epilogue, if any."""
+                   graph_outputs: set[str], open_group: dict[str, int],
+                   kinds: list[OpKind]) -> int | None:
+    """The group this elementwise node extends as an epilogue, if any. Never an opaque op's:
+    those kernels (hand-written TIR: convs, attention, scans) are scheduled by templates that take
+    the op alone; their own epilogues are fused by the passes that build them (conv_rewrite's
+    relu/clip/add), and anything else after them runs as its own elementwise kernel."""
     if kind is not OpKind.ELEMENTWISE or len(node.outputs) != 1:
         return None
     out_type = graph.types.get(node.outputs[0])
     for value in node.inputs:
         if value not in open_group or value in graph_outputs:
+            continue
+        if kinds[open_group[value]] is OpKind.OPAQUE:
             continue
         if len(consumers.get(value, [])) != 1:
             continue

@@ -67,6 +67,16 @@ def test_an_absorbed_prologue_computes_what_onnxruntime_does() -> None:
     assert_matches(model, {"x": x}, rtol=1e-5, atol=1e-5)
 
 
+def test_an_opaque_op_takes_no_epilogue() -> None:
+    """Opaque kernels (hand-written TIR: convs, pools, scans) are scheduled by templates that take
+    the op alone: an elementwise op after one is its own kernel, not a fused kernel that only
+    the generic fallback could schedule (a conv + LeakyRelu ran 20x slower that way)."""
+    nodes = [Node("MaxPool", ("x",), ("y",), name="pool", attrs={"kernel_shape": [1, 1]}),
+             Node("LeakyRelu", ("y",), ("z",), name="act")]
+    graph = _graph(nodes, {"x": (1, 1, 4, 4), "y": (1, 1, 4, 4), "z": (1, 1, 4, 4)}, ("z",))
+    assert _kernels(partition(graph)) == [["pool"], ["act"]]
+
+
 def test_graph_outputs_are_not_fused_away() -> None:
     nodes = [Node("MatMul", ("x", "w"), ("y",), name="mm"), Node("Mul", ("y", "y"), ("z",), name="r")]
     graph = _graph(nodes, {"x": (4, 4), "y": (4, 4), "z": (4, 4)}, ("y", "z"))

@@ -92,3 +92,22 @@ def test_conv_rejects_mismatched_channels() -> None:
     model.ir_version = 8
     with pytest.raises(onnxjit.OnnxJitError, match="'bad' \\(Conv\\)"):
         onnxjit.InferenceSession(model.SerializeToString(), threads=1).run(None, {"x": x, "w": w})
+
+
+@pytest.mark.parametrize("act", ["LeakyRelu", "HardSwish", "Sigmoid", "Tanh", "residual-input"])
+def test_a_conv_followed_by_an_op_it_does_not_fuse_keeps_its_conv_kernel(act: str) -> None:
+    """Activations the conv epilogue does not take, and a residual that is the conv's own input
+    (x + conv(x)), run as their own kernels after a conv kernel: never a fused kernel that only
+    the generic fallback schedules (20-200x slower)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((1, 16, 12, 12)).astype(np.float32)
+    w = (rng.standard_normal((16, 16, 3, 3)) / 12).astype(np.float32)
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1])
+    after = (helper.make_node("Add", ["c", "x"], ["y"]) if act == "residual-input"
+             else helper.make_node(act, ["c"], ["y"]))
+    model = make_model([conv, after], {"x": x}, ["y"], {"w": w})
+    assert_matches(model, {"x": x}, rtol=1e-4, atol=1e-5)
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    templates = {name: template for name, (template, _) in session.compiled({"x": x}).choices.items()}
+    assert "fallback" not in templates.values(), templates
+
