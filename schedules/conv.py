@@ -77,6 +77,18 @@ def _dense_packs(g: ConvGeometry, v: int, lanes: int, target: Target) -> bool:
             and -(-g.nq // lanes) >= 8 * v)
 
 
+def _streams_output(g: ConvGeometry, target: Target) -> bool:
+    """Streaming (non-temporal) stores for a sparse layer whose output exceeds the core's L2: the
+    next kernel cannot find it in L2 either way, and plain stores first read every output line
+    (a third of a memory-bound layer's traffic). 1x1 C256 56x56 (3.2 MB out, 2 MB L2), alone:
+    95% zeros 0.485 -> 0.385 ms, 90% in 4x1 blocks 0.63 -> 0.46 ms; followed by a second sparse
+    1x1, a dense 3x3 or a residual Add, the pair gains 7-15%; followed by a 3x3 MaxPool (which
+    reads it from memory instead of L3) it loses 7%. (MobileNetV2's 112x112 expand conv, whose
+    depthwise consumer lost 0.5 ms to them, now runs fused with it: compiler/passes/expand_depthwise.py.)"""
+    out = 4 * g.n * g.m * g.ho * g.wo
+    return _x86_host(target) and out > int(getattr(target, "l2_bytes", 1 << 20))
+
+
 def _stored_rows(kernel: Kernel, br: int) -> int:
     """Weight rows the sparse packing stores: blocks (the length of `off`) x block height."""
     return int(kernel.func.params[4].shape[0]) * br
@@ -282,11 +294,8 @@ class ConvTemplate(ScheduleTemplate):
                 v, extra = packed, {"pack": 1, "pf": 2}
             while v > 1 and not _sparse_fits(br, v, rt, lanes, regs):
                 v -= 1
-            # Streaming stores are not the default: alone a large sparse layer gains 6-10%, but in
-            # a network the next layer then reads its input from memory (MobileNetV2's 112x112
-            # expand + depthwise pair lost 0.5 ms). Tuning measures them (the space has them).
-            return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt, "nt": False,
-                    **extra}
+            return {"impl": "sparse", "v": v, "ct": br, "cu": 1, "mode": mode, "rows": rt,
+                    "nt": _streams_output(g, target), **extra}
         return self._dense_default(g, spec, target)
 
     def rereads(self, kernel: Kernel, knobs: Knobs) -> frozenset[str]:

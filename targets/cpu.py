@@ -28,25 +28,35 @@ def cpu_features() -> tuple[str, ...]:
     return ()
 
 
-@lru_cache(maxsize=1)
-def l1d_bytes() -> int:
-    """Per-core L1 data cache size from sysfs; 32 KiB (the common size) where unknown."""
+@lru_cache(maxsize=None)
+def cache_bytes(level: int, default: int) -> int:
+    """Per-core data cache size of one `level` from sysfs; `default` where unknown."""
     base = "/sys/devices/system/cpu/cpu0/cache"
     try:
         for index in sorted(os.listdir(base)):
             path = os.path.join(base, index)
             with open(os.path.join(path, "level"), encoding="utf-8") as f:
-                level = f.read().strip()
+                found = f.read().strip()
             with open(os.path.join(path, "type"), encoding="utf-8") as f:
                 kind = f.read().strip()
-            if level == "1" and kind in ("Data", "Unified"):
+            if found == str(level) and kind in ("Data", "Unified"):
                 with open(os.path.join(path, "size"), encoding="utf-8") as f:
                     size = f.read().strip().upper()
                 scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1:], 1)
                 return int(size.rstrip("KM")) * scale
     except (OSError, ValueError):
         pass
-    return 32 << 10
+    return default
+
+
+def l1d_bytes() -> int:
+    """Per-core L1 data cache; 32 KiB (the common size) where unknown."""
+    return cache_bytes(1, 32 << 10)
+
+
+def l2_bytes() -> int:
+    """Per-core L2 cache; 1 MiB where unknown."""
+    return cache_bytes(2, 1 << 20)
 
 
 def vector_lanes(dtype_bits: int = 32) -> int:
@@ -74,6 +84,10 @@ class CpuTarget(Target):
     @property
     def l1d_bytes(self) -> int:
         return l1d_bytes()
+
+    @property
+    def l2_bytes(self) -> int:
+        return l2_bytes()
 
     def tvm_target(self) -> Any:
         return tvm_api.llvm_target({"mcpu": self.cpu, "num-cores": self.threads})

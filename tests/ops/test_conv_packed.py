@@ -88,8 +88,8 @@ class _Target:
 
     name, simd_cpu, vector_lanes, threads = "cpu", True, 16, 1
 
-    def __init__(self, l1d_bytes: int) -> None:
-        self.l1d_bytes = l1d_bytes
+    def __init__(self, l1d_bytes: int, l2_bytes: int = 2 << 20) -> None:
+        self.l1d_bytes, self.l2_bytes = l1d_bytes, l2_bytes
 
 
 # (l1d, C, M, image side, vectors per packed tile or 0: not packed)
@@ -134,3 +134,21 @@ def test_dense_default_packs_large_tiles(c: int, packed: bool) -> None:
     default = template.default(kernel, _Target(48 << 10))  # type: ignore[arg-type]
     assert (default["impl"], default["v"], default.get("pack", 0)) == ("dense", 3, int(packed))
     assert template.rereads(kernel, default) == (frozenset() if packed else frozenset({"x"}))
+
+
+@pytest.mark.parametrize("side,l2,streams", [(28, 2 << 20, False), (56, 2 << 20, True), (56, 4 << 20, False)])
+def test_sparse_default_streams_outputs_larger_than_l2(side: int, l2: int, streams: bool) -> None:
+    """Streaming stores by default where the output (C256 x side^2 floats: 0.8 MB at 28x28,
+    3.2 MB at 56x56) exceeds the target's L2, and only on an x86 host (they are x86 code)."""
+    from onnxjit.targets.cpu import cpu_features
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 256, side, side)).astype(np.float32)
+    model = make_model([helper.make_node("Conv", ["x", "w"], ["y"])], {"x": x}, ["y"],
+                       {"w": _pruned(rng, 256, 256, 0.9, "u")})
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    kernel = session.compiled({"x": x}).kernels[0]
+    default = ConvTemplate().default(kernel, _Target(48 << 10, l2))  # type: ignore[arg-type]
+    x86 = any(f.startswith(("sse", "avx")) for f in cpu_features())
+    assert default["impl"] == "sparse" and default["nt"] is (streams and x86)
+
