@@ -1,8 +1,9 @@
 """Conv with constant weights -> onnxjit::Conv, with BatchNormalization folded into the weights,
 the activation / residual add that follow fused into the store, and sparse or dense chosen.
 
-Runs on the specialised graph (all shapes static, constants known). Per Conv (2-d, float32,
-constant weights): fold a sole-consumer inference BatchNormalization into W and B; absorb the chain
+Runs on the specialised graph (all shapes static, constants known). Per Conv (1-d or 2-d,
+float32, constant weights; a 1-d conv (Whisper / wav2vec front-ends) runs as a 2-d conv over one
+row, its input, residual and output reshaped around it, which cost nothing): fold a sole-consumer inference BatchNormalization into W and B; absorb the chain
 of sole consumers Relu, Clip (constant bounds) and one Add of a same-shape tensor; analyse the
 weights (compiler/sparsity.py) and, when sparse is plausible (ONNXJIT_SPARSE=auto), attach the BSR
 packing so the cost estimate or tuning can choose it. The activation layout stays NCHW throughout,
@@ -61,24 +62,32 @@ def _rewrite(graph: Graph, conv: Node) -> Graph | None:
         return None
     xt = types.get(x)
     w = np.asarray(consts[w_name])
-    if xt is None or not xt.is_static or xt.dtype != "float32" or w.dtype != np.float32 or w.ndim != 4:
+    if (xt is None or not xt.is_static or xt.dtype != "float32" or w.dtype != np.float32
+            or w.ndim not in (3, 4) or len(xt.static_shape()) != w.ndim):
         return None
     try:
         ctx = context(conv, graph.opset(""), types, consts)
         win = window(ctx, xt.static_shape()[2:], w.shape[2:])
     except OnnxJitError:
         return None  # the TE lowering reports the problem with full context
-    n, c, h, wd = xt.static_shape()
     group = int(conv.attr("group", 1))
-    if c != w.shape[1] * group or w.shape[0] % group:
+    if xt.static_shape()[1] != w.shape[1] * group or w.shape[0] % group:
         return None
-    g = ConvGeometry(n, c, h, wd, int(w.shape[0]), group, int(w.shape[2]), int(w.shape[3]),
-                     *win.strides, *win.dilations, win.pad_begin[0], win.pad_begin[1],
-                     win.pad_end[0], win.pad_end[1])
+    if w.ndim == 3:   # 1-d: one row of height 1, the window along it
+        n, c, wd = xt.static_shape()
+        w = w[:, :, None, :]
+        g = ConvGeometry(n, c, 1, wd, int(w.shape[0]), group, 1, int(w.shape[3]), 1, win.strides[0],
+                         1, win.dilations[0], 0, win.pad_begin[0], 0, win.pad_end[0])
+    else:
+        n, c, h, wd = xt.static_shape()
+        g = ConvGeometry(n, c, h, wd, int(w.shape[0]), group, int(w.shape[2]), int(w.shape[3]),
+                         *win.strides, *win.dilations, win.pad_begin[0], win.pad_begin[1],
+                         win.pad_end[0], win.pad_end[1])
     bias = np.asarray(consts[b_name], np.float32) if b_name else np.zeros(g.m, np.float32)
     matched, out = [conv], conv.outputs[0]
     w, bias, out, matched = _fold_batch_norm(graph, w, bias, out, matched)
-    post, lo, hi, residual, out, matched = _epilogue(graph, out, matched, (g.n, g.m, g.ho, g.wo))
+    shape = (g.n, g.m, g.wo) if len(xt.static_shape()) == 3 else (g.n, g.m, g.ho, g.wo)
+    post, lo, hi, residual, out, matched = _epilogue(graph, out, matched, shape)
     return _emit(graph, conv, g, w, bias, post, lo, hi, residual, out, matched)
 
 
@@ -173,7 +182,28 @@ def _emit(graph: Graph, conv: Node, g: ConvGeometry, w: np.ndarray, bias: np.nda
                           lambda k: (k // g.taps) * g.cplane + taps[k % g.taps])
             val, off, ptr, block = packed.val, packed.off, packed.ptr, packed.block
             impl = "sparse" if info.prefer_sparse or mode == "force" else "dense"
-    inputs = (conv.inputs[0], add("wt", np.ascontiguousarray(wt)), add("bias", bias),
+    x, y = conv.inputs[0], out
+    before: list[Node] = []   # 1-d: views of the input and residual as one-row images
+    after: list[Node] = []    # ... and of the one-row result as the 1-d output
+
+    def view(src: str, shape: tuple[int, ...], tag: str, dst: str = "") -> tuple[str, Node]:
+        if not dst:
+            dst = unique_name(f"{conv.name}__{tag}", taken)
+            types[dst] = TensorType("float32", shape)
+        node = Node("Reshape", (src, add(f"{tag}_shape", np.array(shape, np.int64))), (dst,),
+                    unique_name(f"{conv.name}__{tag}", taken))
+        return dst, node
+
+    if len(types[x].static_shape()) == 3:
+        x, node = view(x, (g.n, g.c, 1, g.w), "rows")
+        before.append(node)
+        if residual:
+            residual, node = view(residual, (g.n, g.m, 1, g.wo), "residual_rows")
+            before.append(node)
+        y = unique_name(f"{conv.name}__out_rows", taken)
+        types[y] = TensorType("float32", (g.n, g.m, 1, g.wo))
+        after.append(view(y, types[out].static_shape(), "out", dst=out)[1])
+    inputs = (x, add("wt", np.ascontiguousarray(wt)), add("bias", bias),
               add("val", val), add("off", off), add("ptr", ptr),
               residual or add("nores", np.zeros(1, np.float32)))
     attrs = {**g.as_dict(), "post": ",".join(post), "lo": lo, "hi": hi, "block": block, "impl": impl,
@@ -181,5 +211,10 @@ def _emit(graph: Graph, conv: Node, g: ConvGeometry, w: np.ndarray, bias: np.nda
     fused = Node("Conv", inputs, (out,), conv.name, ONNXJIT_DOMAIN, attrs)
     opsets = dict(graph.opsets)
     opsets[ONNXJIT_DOMAIN] = max(1, opsets.get(ONNXJIT_DOMAIN, 1))
-    graph = graph.replace(constants=constants, types=types, opsets=opsets)
-    return replace_nodes(graph, matched, fused)
+    graph = replace_nodes(graph.replace(constants=constants, types=types, opsets=opsets), matched, fused)
+    if y == out:
+        return graph
+    nodes: list[Node] = []
+    for node in graph.nodes:
+        nodes.extend([*before, replace(fused, outputs=(y,)), *after] if node is fused else [node])
+    return graph.replace(nodes=tuple(nodes))
