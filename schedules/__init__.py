@@ -16,7 +16,7 @@ from onnxjit.schedules.conv_winograd import WinogradConvTemplate
 from onnxjit.schedules.conv_expand_dw import ExpandDepthwiseTemplate
 from onnxjit.schedules.gpu_templates import GPU_TEMPLATES
 from onnxjit.schedules.matmul import MatmulTemplate
-from onnxjit.schedules.pool import MaxPoolTemplate
+from onnxjit.schedules.pool import AveragePoolTemplate, MaxPoolTemplate
 from onnxjit.schedules.reduction import ReductionTemplate
 from onnxjit.schedules.scan import LinearScanTemplate, SelectiveScanTemplate
 from onnxjit.schedules.tir_extern import TirExternTemplate
@@ -36,6 +36,7 @@ TEMPLATES: tuple[ScheduleTemplate, ...] = (
     ConvTemplate(),
     WinogradConvTemplate(),
     MaxPoolTemplate(),
+    AveragePoolTemplate(),
     ExpandDepthwiseTemplate(),
     CumSumTemplate(),
     LinearScanTemplate(),

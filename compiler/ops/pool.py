@@ -66,14 +66,17 @@ def lower_maxpool(ctx: LowerContext) -> list[te.Tensor]:
     return [out, _argmax(ctx, x, shape, win, out)]
 
 
-def _spec_2d(shape: tuple[int, ...], win: Window, dtype: str) -> dict[str, str] | None:
+def _spec_2d(shape: tuple[int, ...], win: Window, dtype: str, op: str = "MaxPool2d",
+             include_pad: bool = False) -> dict[str, str] | None:
     """The spec schedules/pool.py generates a row-wise kernel from: 2-d float32, no dilation."""
     if win.rank != 2 or dtype != "float32" or win.dilations != (1, 1):
         return None
-    spec = {"op": "MaxPool2d", "n": shape[0] * shape[1], "h": shape[2], "w": shape[3],
+    spec = {"op": op, "n": shape[0] * shape[1], "h": shape[2], "w": shape[3],
             "kh": win.kernel[0], "kw": win.kernel[1], "sh": win.strides[0], "sw": win.strides[1],
             "pt": win.pad_begin[0], "pl": win.pad_begin[1], "oh": win.out_size[0],
             "ow": win.out_size[1]}
+    if op == "AveragePool2d":   # the divisor counts explicit pads only with count_include_pad
+        spec.update(pb=win.pad_end[0], pr=win.pad_end[1], include_pad=int(include_pad))
     return {SPEC_KEY: json.dumps(spec, sort_keys=True)}
 
 
@@ -131,7 +134,8 @@ def lower_averagepool(ctx: LowerContext) -> list[te.Tensor]:
         return n
 
     return [te.compute(sums.shape, lambda b, c, *sp: sums[(b, c, *sp)] / count(sp).astype(dtype),
-                       name=ctx.name("avgpool"))]
+                       name=ctx.name("avgpool"),
+                       attrs=_spec_2d(shape, win, dtype, "AveragePool2d", include_pad))]
 
 
 def _global(ctx: LowerContext, reducer: str) -> list[te.Tensor]:
