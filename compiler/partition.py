@@ -12,6 +12,12 @@ from onnxjit.compiler.graph import Graph, Node
 from onnxjit.compiler.registry import OpKind, lookup
 
 
+# Ops lowered to vectorisable polynomial trees that read their input ~40 times (ops/_math.py):
+# two in one kernel nest one tree in the other (Tanh(Tanh(x)): 27 s to compile, Exp -> Softplus
+# with a polynomial exp: minutes), so a kernel takes at most one of them.
+TRANSCENDENTAL = frozenset({"Sigmoid", "Tanh", "Softplus", "Mish", "Elu", "Gelu", "Erf"})
+
+
 @dataclass(frozen=True)
 class KernelGroup:
     nodes: tuple[Node, ...]
@@ -39,6 +45,7 @@ def partition(graph: Graph, fuse: bool = True) -> list[Step]:
     open_group: dict[str, int] = {}   # value -> index of the group whose sole result it is
     order: list[tuple[int, int]] = []  # (position of last member, group index) or aliases
     aliases: dict[int, Alias] = {}
+    heavy: set[int] = set()           # groups holding a TRANSCENDENTAL op
     for position, node in enumerate(graph.nodes):
         kind = _kind(node, graph)
         if kind is OpKind.VIEW:
@@ -47,6 +54,8 @@ def partition(graph: Graph, fuse: bool = True) -> list[Step]:
         target = None
         if fuse:
             target = _fusion_target(node, kind, graph, consumers, graph_outputs, open_group, kinds)
+            if target in heavy and node.op_type in TRANSCENDENTAL and node.domain in ("", "ai.onnx"):
+                target = None
             if target is None:
                 target = _prologue_target(node, consumers, graph_outputs, open_group, kinds)
         if target is None:
@@ -57,6 +66,8 @@ def partition(graph: Graph, fuse: bool = True) -> list[Step]:
             groups[target].append(node)
             if kind is OpKind.REDUCTION:
                 kinds[target] = kind
+        if node.op_type in TRANSCENDENTAL and node.domain in ("", "ai.onnx"):
+            heavy.add(target)
         for value in node.inputs:
             open_group.pop(value, None)
         if len(node.outputs) == 1 and node.outputs[0]:

@@ -1,10 +1,14 @@
-"""Vectorisable float32 transcendental functions as TIR expressions (exp, erf, sigmoid, tanh).
+"""Vectorisable float32 transcendental functions as TIR expressions (exp, erf, sigmoid, tanh,
+log1p).
 
 `T.exp`/`te.exp` and `te.erf` lower to one scalar libm call per lane, so a loop using them never
 vectorises; these are polynomial/rational forms built from +, *, floor, select and bit operations,
 which LLVM turns into straight-line SIMD code (no isnan(): TVM will not vectorise it). Accuracy:
 fast_exp ~1 ulp on its normal range, erf < 5e-7 absolute (and relative). float64 uses libm.
 TE expressions carry no dtype before te.compute normalises them, so callers pass it.
+They are trees that read their argument many times (fast_exp ~40): nested in one kernel they
+multiply (a Let would not help: TVM's simplifier inlines pure Lets), so the partitioner keeps
+two such ops apart (compiler/partition.py TRANSCENDENTAL).
 """
 from __future__ import annotations
 
@@ -34,6 +38,9 @@ _ERF_A = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
           -1.60960333262415e-02)
 _ERF_B = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
           -7.37332916720468e-03, -1.42647390514189e-02)
+# Cephes tanhf: tanh(x) = x + x^3 P(x^2) on |x| < 0.625.
+_TANH_P = (-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1,
+           -3.33332819422e-1)
 
 
 def _c(value: float, dtype: str) -> Expr:
@@ -98,9 +105,28 @@ def sigmoid(x: Expr, dtype: str) -> Expr:
 
 
 def tanh(x: Expr, dtype: str) -> Expr:
-    """tanh(x) = 2 sigmoid(2x) - 1 (absolute error ~1e-7; relative error grows near 0)."""
-    two = _c(2.0, dtype)
-    return two * sigmoid(two * x, dtype) - _c(1.0, dtype)
+    """tanh(x), vectorisable (Cephes tanhf): an odd polynomial for |x| < 0.625, where 1 - 2/(e+1)
+    would cancel, else sign(x) (1 - 2 / (exp(2|x|) + 1)) (exp overflow gives exactly +-1); ~2 ulp
+    relative. NaN takes the polynomial branch and stays NaN."""
+    if dtype != "float32":
+        return te.tanh(x)
+    one, two = _c(1.0, dtype), _c(2.0, dtype)
+    big = one - two / (fast_exp(two * tirx.abs(x), dtype) + one)
+    x2 = x * x
+    small = _horner(x2, _TANH_P, dtype) * x2 * x + x
+    return tirx.Select(tirx.abs(x) > _c(0.625, dtype),
+                       tirx.Select(x < _c(0.0, dtype), _c(0.0, dtype) - big, big), small)
+
+
+def tanh_softplus(x: Expr, dtype: str) -> Expr:
+    """tanh(log(1 + e^x)) = n / (n + 2) with n = e^x (e^x + 2): Mish's factor from one exp. Above
+    x = 20 it is 1 in float32 (the clamp keeps n finite); n -> 0 keeps its relative accuracy."""
+    if dtype != "float32":
+        return te.tanh(tirx.log1p(te.exp(x)))
+    lim = _c(20.0, dtype)
+    e = fast_exp(tirx.Select(x > lim, lim, x), dtype)
+    n = e * (e + _c(2.0, dtype))
+    return n / (n + _c(2.0, dtype))
 
 
 def log1p_unit(u: Expr, dtype: str) -> Expr:

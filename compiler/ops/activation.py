@@ -1,5 +1,6 @@
 """Parameterised activations: HardSigmoid, HardSwish, LeakyRelu, Elu, Mish.
 
+exp and Mish's tanh(softplus) are the vectorisable forms of ops/_math.py (libm's: a call per lane).
 Clamps are written as selects, not max/min: TVM's float max/min drop NaN (LLVM maxnum), numpy and
 onnxruntime propagate it. float16 inputs compute in float32 and round once (as unary.py does).
 """
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 from onnxjit.compiler.lower_context import LowerContext
 from onnxjit.compiler.ops._helpers import Expr, const, elementwise
+from onnxjit.compiler.ops._math import fast_exp, tanh_softplus
 from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te, tirx
 
@@ -18,11 +20,6 @@ FLOATS = frozenset({"float16", "float32", "float64"})
 def _clamp01(x: Expr, dtype: str) -> Expr:
     zero, one = const(0, dtype), const(1, dtype)
     return tirx.Select(x < zero, zero, tirx.Select(x > one, one, x))
-
-
-def _softplus(x: Expr, dtype: str) -> Expr:
-    zero = const(0, dtype)
-    return tirx.Select(x > zero, x, zero) + tirx.log1p(te.exp(zero - tirx.abs(x)))
 
 
 def _builder(ctx: LowerContext, dtype: str) -> Callable[[Expr], Expr]:
@@ -39,9 +36,9 @@ def _builder(ctx: LowerContext, dtype: str) -> Callable[[Expr], Expr]:
     if op == "Elu":
         alpha = float(ctx.attr("alpha", 1.0))
         return lambda x: tirx.Select(
-            x < const(0, dtype), const(alpha, dtype) * (te.exp(x) - const(1, dtype)), x)
+            x < const(0, dtype), const(alpha, dtype) * (fast_exp(x, dtype) - const(1, dtype)), x)
     if op == "Mish":
-        return lambda x: x * te.tanh(_softplus(x, dtype))
+        return lambda x: x * tanh_softplus(x, dtype)
     raise ctx.error("internal: no activation of this type")
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from onnxjit.compiler.lower_context import LowerContext
 from onnxjit.compiler.ops._helpers import Expr, const, elementwise
-from onnxjit.compiler.ops._math import fast_exp, log1p_unit
+from onnxjit.compiler.ops._math import fast_exp, log1p_unit, tanh
 from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te, tirx
 
@@ -71,7 +71,7 @@ TABLE: dict[str, Unary] = {
     "Exp": Unary(lambda x, _: te.exp(x), FLOATS, transcendental=True),
     "Log": Unary(lambda x, _: te.log(x), FLOATS, transcendental=True),
     "Sqrt": Unary(lambda x, _: te.sqrt(x), FLOATS, transcendental=True),
-    "Tanh": Unary(lambda x, _: te.tanh(x), FLOATS, transcendental=True),
+    "Tanh": Unary(tanh, FLOATS, transcendental=True),   # vectorisable; te.tanh is libm per lane
     "Sigmoid": Unary(_sigmoid, FLOATS, transcendental=True),
     "Softplus": Unary(_softplus, FLOATS, transcendental=True),
     "Floor": Unary(lambda x, _: tirx.floor(x), FLOATS),
