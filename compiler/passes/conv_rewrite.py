@@ -2,12 +2,13 @@
 the activation / residual add that follow fused into the store, and sparse or dense chosen.
 
 Runs on the specialised graph (all shapes static, constants known). Per Conv (1-d or 2-d,
-float32, constant weights; a 1-d conv (Whisper / wav2vec front-ends) runs as a 2-d conv over one
-row, its input, residual and output reshaped around it, which cost nothing): fold a sole-consumer inference BatchNormalization into W and B; absorb the chain
-of sole consumers Relu, Clip (constant bounds) and one Add of a same-shape tensor; analyse the
-weights (compiler/sparsity.py) and, when sparse is plausible (ONNXJIT_SPARSE=auto), attach the BSR
-packing so the cost estimate or tuning can choose it. The activation layout stays NCHW throughout,
-so no layout transform is ever inserted between layers.
+float32, constant weights): take in a zero Pad in front (conv_pad.py); fold a sole-consumer
+inference BatchNormalization into W and B; absorb the chain of sole consumers Relu, Clip
+(constant bounds) and one Add of a same-shape tensor; analyse the weights (compiler/sparsity.py)
+and, when sparse is plausible (ONNXJIT_SPARSE=auto), attach the BSR packing so the cost estimate
+or tuning can choose it. A 1-d conv (Whisper / wav2vec front-ends) runs as a 2-d conv over one
+row, its input, residual and output reshaped around it (views: they cost nothing). The activation
+layout stays NCHW throughout, so no layout transform is ever inserted between layers.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from onnxjit.compiler.conv_geometry import ConvGeometry, weight_block
 from onnxjit.compiler.errors import OnnxJitError
 from onnxjit.compiler.graph import ONNXJIT_DOMAIN, Graph, Node, TensorType, unique_name
 from onnxjit.compiler.ops._window import window
+from onnxjit.compiler.passes.conv_pad import absorbable_pad
 from onnxjit.compiler.passes.rewrite import replace_nodes
 from onnxjit.compiler.settings import settings
 from onnxjit.compiler.sparsity import analyse, pack
@@ -85,10 +87,21 @@ def _rewrite(graph: Graph, conv: Node) -> Graph | None:
                          win.pad_end[0], win.pad_end[1])
     bias = np.asarray(consts[b_name], np.float32) if b_name else np.zeros(g.m, np.float32)
     matched, out = [conv], conv.outputs[0]
+    fold = absorbable_pad(graph, conv)
+    if fold is not None:   # the padding moves into the conv's; the kernel reads the Pad's input
+        src = types.get(fold.source)
+        if src is not None and src.is_static and src.dtype == "float32":
+            if len(xt.static_shape()) == 3:
+                g = replace(g, w=src.static_shape()[2], pl=g.pl + fold.begin[0], pr=g.pr + fold.end[0])
+            else:
+                g = replace(g, h=src.static_shape()[2], w=src.static_shape()[3],
+                            pt=g.pt + fold.begin[0], pl=g.pl + fold.begin[1],
+                            pb=g.pb + fold.end[0], pr=g.pr + fold.end[1])
+            matched, x = [fold.node, conv], fold.source
     w, bias, out, matched = _fold_batch_norm(graph, w, bias, out, matched)
     shape = (g.n, g.m, g.wo) if len(xt.static_shape()) == 3 else (g.n, g.m, g.ho, g.wo)
     post, lo, hi, residual, out, matched = _epilogue(graph, out, matched, shape)
-    return _emit(graph, conv, g, w, bias, post, lo, hi, residual, out, matched)
+    return _emit(graph, conv, x, g, w, bias, post, lo, hi, residual, out, matched)
 
 
 def _sole_reader(graph: Graph, value: str) -> Node | None:
@@ -156,7 +169,7 @@ def _epilogue(graph: Graph, out: str, matched: list[Node], shape: tuple[int, ...
     return post, lo, hi, residual, out, matched
 
 
-def _emit(graph: Graph, conv: Node, g: ConvGeometry, w: np.ndarray, bias: np.ndarray,
+def _emit(graph: Graph, conv: Node, x: str, g: ConvGeometry, w: np.ndarray, bias: np.ndarray,
           post: list[str], lo: float, hi: float, residual: str, out: str,
           matched: list[Node]) -> Graph:
     constants, types = dict(graph.constants), dict(graph.types)
@@ -182,7 +195,7 @@ def _emit(graph: Graph, conv: Node, g: ConvGeometry, w: np.ndarray, bias: np.nda
                           lambda k: (k // g.taps) * g.cplane + taps[k % g.taps])
             val, off, ptr, block = packed.val, packed.off, packed.ptr, packed.block
             impl = "sparse" if info.prefer_sparse or mode == "force" else "dense"
-    x, y = conv.inputs[0], out
+    y = out
     before: list[Node] = []   # 1-d: views of the input and residual as one-row images
     after: list[Node] = []    # ... and of the one-row result as the 1-d output
 
