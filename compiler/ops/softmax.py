@@ -45,7 +45,10 @@ def _along(ctx: LowerContext, x: te.Tensor, axis: int, log: bool) -> te.Tensor:
     r2 = te.reduce_axis((0, shape[axis]), name="r")
     total = te.compute(reduced, lambda *i: te.sum(ex(*at(i, r2)), axis=r2), name=ctx.name("sum"))
     if log:
-        return te.compute(shape, lambda *i: shifted(*i) - te.log(total(*i[:axis], *i[axis + 1:])),
+        # log(sum) once per row, as its own per-row stage: inside the elementwise stage it was
+        # one libm logf call per element (LLVM does not hoist the call out of the row loop).
+        log_total = te.compute(reduced, lambda *i: te.log(total(*i)), name=ctx.name("log_sum"))
+        return te.compute(shape, lambda *i: shifted(*i) - log_total(*i[:axis], *i[axis + 1:]),
                           name=ctx.name("logsoftmax"))
     # Times the row's reciprocal, as onnxruntime's MLAS does: one division per row, which LLVM
     # hoists out of the row loop, instead of one per element (a vector divide issues every 3+
