@@ -71,6 +71,8 @@ class _Reduction:
         # contiguous: the innermost reduced variable indexes the input's last axis.
         dims = list(main.region) if main is not None else []
         self.contiguous = bool(dims) and inner_k is not None and _uses(dims[-1].min, inner_k)
+        self.run = _contiguous_run(main, [iv for iv in ivs if int(iv.iter_type) == REDUCE]) \
+            if self.contiguous else 0
         k_dim = max((d for d, r in enumerate(dims) if any(_uses(r.min, v) for v in reduce_vars)),
                     default=len(dims))
         # Row loops: leading spatial loops that index input axes outside the reduced ones
@@ -83,14 +85,31 @@ class _Reduction:
             self.row_depth += 1
 
 
+def _contiguous_run(region: Any, reduce_ivs: list[Any]) -> int:
+    """Elements of the reduction contiguous in the input: the product of the trailing reduce
+    extents that index the input's trailing axes in order, each inner one covering its whole
+    axis (a GroupNorm's channels-of-a-group x H x W, a GlobalAveragePool's H x W)."""
+    run = 1
+    shape = [int(d) for d in region.source.shape]
+    dims = list(region.region)
+    for depth, iv in enumerate(reversed(reduce_ivs), start=1):
+        if depth > len(dims) or not _uses(dims[-depth].min, iv.var):
+            break
+        run *= int(iv.dom.extent)
+        if int(iv.dom.extent) != shape[-depth]:
+            break   # this axis is covered in part: the run stops after it
+    return run
+
+
 def _uses(expr: Any, var: Any) -> bool:
     return any(v.same_as(var) for v in expr_vars(expr))
 
 
 def _row_lanes(k: int, lanes: int) -> int:
     """Partial accumulators of a contiguous reduction of extent k (0: none, sequential)."""
-    for v in (4 * lanes, 2 * lanes, lanes):
-        if k % v == 0 and k >= 2 * v:
+    # down to 4 lanes: a 14x14 mean (196 = 49 x 4) still sums 4 at a time
+    for v in (4 * lanes, 2 * lanes, lanes, lanes // 2, lanes // 4):
+        if v >= 4 and k % v == 0 and k >= 2 * v:
             return v
     return 0
 
@@ -131,7 +150,7 @@ class ReductionTemplate(ScheduleTemplate):
         rf_names: list[str] = []
         for red in reductions:
             if red.contiguous:
-                rf = _rfactor(sch, red.block, lanes)
+                rf = _rfactor(sch, red.block, red.run, lanes)
                 if rf is not None:
                     rf_names.append(sch.get(rf).name_hint)
         row: LoopRV | None = None
@@ -197,14 +216,15 @@ def _leading(sch: Schedule, block: SBlockRV, depth: int) -> list[int]:
     return [extent(sch, lp) for lp in sch.get_loops(block)[:depth]]
 
 
-def _rfactor(sch: Schedule, block: SBlockRV, lanes: int) -> SBlockRV | None:
-    """Splits the contiguous reduction into V lanes of partial results; None if it does not fit."""
+def _rfactor(sch: Schedule, block: SBlockRV, run: int, lanes: int) -> SBlockRV | None:
+    """Splits the contiguous reduction into V lanes of partial results; None if it does not fit.
+    V divides the contiguous run (all reduce loops are fused first), so each lane group is one
+    vector load: a 28x28 GlobalAveragePool sums 784 elements as 49 vectors, not 28 rows of 28."""
     stmt = sch.get(block)
     n_reduce = sum(1 for iv in stmt.iter_vars if int(iv.iter_type) == REDUCE)
     loops = sch.get_loops(block)
     red_loops = list(loops[len(loops) - n_reduce:])
-    inner = extent(sch, red_loops[-1])
-    v = _row_lanes(inner, lanes)
+    v = _row_lanes(max(run, extent(sch, red_loops[-1])), lanes)
     if not v:
         return None
     fused = sch.fuse(*red_loops) if len(red_loops) > 1 else red_loops[0]
@@ -229,9 +249,11 @@ def _vectorise_rf(sch: Schedule, block: SBlockRV, own: list[LoopRV], unroll: int
     lanes = [lp for lp in own if k_loop is None or not sch.get(lp).same_as(sch.get(k_loop))]
     if not lanes:
         return
-    lane_loop = lanes[-1]
+    lane_loop = _rf_lane_loop(sch, block, own) or lanes[-1]
     if k_loop is not None:
-        try_apply(lambda: sch.reorder(k_loop, lane_loop))
+        # spatial loops outside the row (a GroupNorm's groups) stay outermost: k, then the lanes
+        others = [lp for lp in lanes if not sch.get(lp).same_as(sch.get(lane_loop))]
+        try_apply(lambda: sch.reorder(*others, k_loop, lane_loop))
         for producer in sch.get_producers(block):
             if row is not None and not is_reduction(sch, producer):
                 _fuse_into_producer(sch, block, producer, row, extent(sch, lane_loop))
@@ -241,6 +263,26 @@ def _vectorise_rf(sch: Schedule, block: SBlockRV, own: list[LoopRV], unroll: int
             _, ku = sch.split(k_loop, [None, unroll])
             try_apply(lambda: sch.unroll(ku))
     try_apply(lambda: sch.vectorize(lane_loop))
+
+
+def _rf_lane_loop(sch: Schedule, block: SBlockRV, own: list[LoopRV]) -> LoopRV | None:
+    """The loop over an rfactor block's partial-result lanes: the one binding the iterator that
+    indexes the last axis of the buffer it writes."""
+    stmt = sch.get(block)
+    if not stmt.writes or not own:
+        return None
+    lane_vars = expr_vars(stmt.writes[0].region[-1].min)
+    realize = sch.get(own[-1]).body
+    if not hasattr(realize, "iter_values"):
+        return None
+    bound: list[Any] = []
+    for iv, value in zip(realize.block.iter_vars, realize.iter_values):
+        if any(iv.var.same_as(v) for v in lane_vars):
+            bound += expr_vars(value)
+    for loop in own:
+        if any(sch.get(loop).loop_var.same_as(b) for b in bound):
+            return loop
+    return None
 
 
 def _fuse_into_producer(sch: Schedule, rf: SBlockRV, producer: SBlockRV, row: LoopRV,
