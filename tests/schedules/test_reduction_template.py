@@ -2,11 +2,17 @@
 reductions over inner and outer axes, lengths not divisible by the vector width, 2 threads)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper
+from onnxjit.schedules import schedule_kernel
 from onnxjit.schedules.reduction import ReductionTemplate
+from onnxjit.targets import get_target
+from onnxjit.targets.cpu import vector_lanes
 
+import onnxjit
 from tests.helpers import make_model
 from tests.schedules.knob_check import check_space
 
@@ -56,12 +62,6 @@ def test_softmax_middle_axis() -> None:
 
 def _vector_loops(model: object, x: np.ndarray) -> list[int]:
     """Extents of the vectorised loops in the default schedule of the model's one kernel."""
-    import re
-
-    import onnxjit
-    from onnxjit.schedules import schedule_kernel
-    from onnxjit.targets import get_target
-
     session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)  # type: ignore[attr-defined]
     kernel = session.compiled({"x": x}).kernels[0]
     target = get_target("cpu", threads=1)
@@ -82,10 +82,7 @@ def test_spatial_statistics_sum_whole_vectors(op: str) -> None:
         x = _f32(1, 32, 12, 12)
         node = helper.make_node(op, ["x", "s", "b"], ["y"], num_groups=4)
         model = make_model([node], {"x": x}, ["y"], {"s": _f32(32), "b": _f32(32)}, opset=21)
-        from onnx import TensorProto
         model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, x.shape))
-    from onnxjit.targets.cpu import vector_lanes
-
     lanes = vector_lanes(32)
     widths = _vector_loops(model, x)
     # the rfactor lanes: a multiple of the vector width; never the 24 channels or 4 groups
