@@ -15,7 +15,8 @@ from onnxjit.compiler.registry import OpKind, lookup
 # Ops lowered to vectorisable polynomial trees that read their input ~40 times (ops/_math.py):
 # two in one kernel nest one tree in the other (Tanh(Tanh(x)): 27 s to compile, Exp -> Softplus
 # with a polynomial exp: minutes), so a kernel takes at most one of them.
-TRANSCENDENTAL = frozenset({"Sigmoid", "Tanh", "Softplus", "Mish", "Elu", "Gelu", "Erf"})
+TRANSCENDENTAL = frozenset({"Sigmoid", "Tanh", "Softplus", "Mish", "Elu", "Selu", "Gelu",
+                            "Erf"})
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Parameterised activations: HardSigmoid, HardSwish, LeakyRelu, Elu, Mish.
+"""Parameterised activations: HardSigmoid, HardSwish, LeakyRelu, Elu, Selu, Mish.
 
 exp and Mish's tanh(softplus) are the vectorisable forms of ops/_math.py (libm's: a call per lane).
 Clamps are written as selects, not max/min: TVM's float max/min drop NaN (LLVM maxnum), numpy and
@@ -37,6 +37,12 @@ def _builder(ctx: LowerContext, dtype: str) -> Callable[[Expr], Expr]:
         alpha = float(ctx.attr("alpha", 1.0))
         return lambda x: tirx.Select(
             x < const(0, dtype), const(alpha, dtype) * (fast_exp(x, dtype) - const(1, dtype)), x)
+    if op == "Selu":
+        # the spec's defaults, as float32 (onnx writes them to float32 precision)
+        alpha = float(ctx.attr("alpha", 1.67326319217681884765625))
+        gamma = float(ctx.attr("gamma", 1.05070102214813232421875))
+        return lambda x: const(gamma, dtype) * tirx.Select(
+            x > const(0, dtype), x, const(alpha, dtype) * (fast_exp(x, dtype) - const(1, dtype)))
     if op == "Mish":
         return lambda x: x * tanh_softplus(x, dtype)
     raise ctx.error("internal: no activation of this type")
@@ -54,6 +60,7 @@ def lower_activation(ctx: LowerContext) -> list[te.Tensor]:
 
 
 # Opset 6 dropped the legacy `consumed_inputs`; later versions only widen the type lists.
-register(("HardSigmoid", "LeakyRelu", "Elu"), kind=OpKind.ELEMENTWISE, since=6)(lower_activation)
+register(("HardSigmoid", "LeakyRelu", "Elu", "Selu"), kind=OpKind.ELEMENTWISE,
+         since=6)(lower_activation)
 register("HardSwish", kind=OpKind.ELEMENTWISE, since=14)(lower_activation)
 register("Mish", kind=OpKind.ELEMENTWISE, since=18)(lower_activation)

@@ -102,6 +102,8 @@ OPS: dict[str, str] = {
     "HardSwish": r"^test_hardswish(_expanded)?$",
     "LeakyRelu": r"^test_leakyrelu(_\w+)?$",
     "Elu": r"^test_elu(_\w+)?$",
+    "Selu": r"^test_selu(_\w+)?$",
+    "PRelu": r"^test_prelu_\w+$",
     "Mish": r"^test_mish(_expanded)?$",
     "Dropout": r"^test_(training_)?dropout\w*$",
     "RotaryEmbedding": r"^test_rotary_embedding\w*$",

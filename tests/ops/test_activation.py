@@ -1,4 +1,4 @@
-"""HardSigmoid, HardSwish, LeakyRelu, Elu, Mish against the reference evaluator and onnxruntime."""
+"""HardSigmoid, HardSwish, LeakyRelu, Elu, Selu, Mish against the reference evaluator and onnxruntime."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ from onnx import helper
 from tests.helpers import assert_matches, make_model
 
 OPS = {"HardSigmoid": {"alpha": 0.3, "beta": 0.4}, "HardSwish": {}, "LeakyRelu": {"alpha": 0.2},
-       "Elu": {"alpha": 0.7}, "Mish": {}}
+       "Elu": {"alpha": 0.7}, "Selu": {"alpha": 1.5, "gamma": 1.1}, "Mish": {}}
 
 
 def _x(dtype: str) -> np.ndarray:

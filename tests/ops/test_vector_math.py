@@ -25,7 +25,7 @@ def _session(op: str, x: np.ndarray) -> onnxjit.InferenceSession:
     return onnxjit.InferenceSession(model.SerializeToString(), threads=1)
 
 
-@pytest.mark.parametrize("op", ["Tanh", "Mish", "Elu"])
+@pytest.mark.parametrize("op", ["Tanh", "Mish", "Elu", "Selu"])
 def test_no_libm_call_per_lane(op: str) -> None:
     x = _values()
     (kernel,) = _session(op, x).compiled({"x": x}).kernels
