@@ -107,8 +107,12 @@ def _uses(expr: Any, var: Any) -> bool:
 
 def _row_lanes(k: int, lanes: int) -> int:
     """Partial accumulators of a contiguous reduction of extent k (0: none, sequential)."""
-    # down to 4 lanes: a 14x14 mean (196 = 49 x 4) still sums 4 at a time
-    for v in (4 * lanes, 2 * lanes, lanes, lanes // 2, lanes // 4):
+    # Each row ends with a scalar sum of its V partials: wide V only for long rows (>= 8 V).
+    # Down to 4 lanes: a 14x14 mean (196 = 49 x 4) still sums 4 at a time.
+    for v in (4 * lanes, 2 * lanes):
+        if k % v == 0 and k >= 8 * v:
+            return v
+    for v in (lanes, lanes // 2, lanes // 4):
         if v >= 4 and k % v == 0 and k >= 2 * v:
             return v
     return 0
