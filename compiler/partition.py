@@ -17,6 +17,13 @@ from onnxjit.compiler.registry import OpKind, lookup
 # with a polynomial exp: minutes), so a kernel takes at most one of them.
 TRANSCENDENTAL = frozenset({"Sigmoid", "Tanh", "Softplus", "Mish", "Elu", "Selu", "Gelu",
                             "Erf"})
+MS_TRANSCENDENTAL = frozenset({"FastGelu"})      # the same, in the com.microsoft domain
+
+
+def _transcendental(node: Node) -> bool:
+    if node.domain in ("", "ai.onnx"):
+        return node.op_type in TRANSCENDENTAL
+    return node.domain == "com.microsoft" and node.op_type in MS_TRANSCENDENTAL
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ def partition(graph: Graph, fuse: bool = True) -> list[Step]:
         target = None
         if fuse:
             target = _fusion_target(node, kind, graph, consumers, graph_outputs, open_group, kinds)
-            if target in heavy and node.op_type in TRANSCENDENTAL and node.domain in ("", "ai.onnx"):
+            if target in heavy and _transcendental(node):
                 target = None
             if target is None:
                 target = _prologue_target(node, consumers, graph_outputs, open_group, kinds)
@@ -67,7 +74,7 @@ def partition(graph: Graph, fuse: bool = True) -> list[Step]:
             groups[target].append(node)
             if kind is OpKind.REDUCTION:
                 kinds[target] = kind
-        if node.op_type in TRANSCENDENTAL and node.domain in ("", "ai.onnx"):
+        if _transcendental(node):
             heavy.add(target)
         for value in node.inputs:
             open_group.pop(value, None)

@@ -19,4 +19,4 @@ from onnxjit.compiler.ops import (  # noqa: F401
     activation, arg_reduce, dropout, einsum, gather_elements, mod, pad, range, resize,
     rotary_embedding, scatter_nd, tile, topk, trilu)
 from onnxjit.compiler.ops import depth_space, group_norm, instance_norm  # noqa: F401
-from onnxjit.compiler.ops import prelu  # noqa: F401
+from onnxjit.compiler.ops import fast_gelu, prelu  # noqa: F401
