@@ -130,10 +130,17 @@ def as_tensor(array: np.ndarray) -> Tensor:
     return tvm_ffi.from_dlpack(array, require_alignment=PARAM_ALIGNMENT, require_contiguous=True)
 
 
+_pool_threads: list[int] = []   # the count last given to the pool (every resize goes through here)
+
+
 def set_num_threads(n: int) -> None:
     """Use n threads of TVM's CPU pool (at most TVM_NUM_THREADS, fixed when the pool starts)."""
     # mode 1 = big cores; the pool is resized in place, so each session may pick its own count.
+    # Sessions call this before every run: skip the global-function lookup when nothing changes.
+    if _pool_threads == [n]:
+        return
     tvm.get_global_func("runtime.config_threadpool")(1, n)
+    _pool_threads[:] = [n]
 
 
 def top_block_annotations(func: PrimFunc, key: str) -> list[str]:

@@ -41,6 +41,7 @@ class ArtifactSession(InferenceSession):
         self._tune_budget = 0.0   # an artifact is already tuned; tuning needs the model
         self._tuning = {}
         self._lock = threading.Lock()
+        self._input_checks = self._fast_checks(self.graph)
         self._compiled = {compiled.signature: (compiled, self.target.executor(compiled))}
 
     def _compile(self, sig: InputSignature) -> tuple[CompiledModel, Any]:
