@@ -187,6 +187,28 @@ def test_bad_feeds_raise_input_error_naming_the_input(
         session.run(None, feeds)
 
 
+def test_inputs_sharing_a_named_dimension_must_agree() -> None:
+    """x and y both declare ("batch", 4): sizes may vary per run but must match each other; an
+    extra feed and a non-array feed (a list: float64) take the full check too."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "y"], ["z"])], "g",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", 4]) for n in ("x", "y")],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    a, b = np.ones((2, 4), np.float32), np.ones((3, 4), np.float32)
+    np.testing.assert_array_equal(session.run(None, {"x": b, "y": b})[0], b + b)
+    with pytest.raises(onnxjit.InputError, match=r"dimension 'batch' is 2 in input 'x' but 3"):
+        session.run(None, {"x": a, "y": b})
+    with pytest.raises(onnxjit.InputError, match=r"unknown input\(s\) \['w'\]"):
+        session.run(None, {"x": a, "y": a, "w": a})
+    with pytest.raises(onnxjit.InputError, match=r"input 'x' has dtype float64"):   # a list
+        session.run(None, {"x": a.tolist(), "y": a})
+
+
 def test_unknown_output_name(session: onnxjit.InferenceSession) -> None:
     with pytest.raises(onnxjit.InputError, match="no output"):
         session.run(["nope"], {"x": X})
