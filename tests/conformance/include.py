@@ -74,6 +74,7 @@ OPS: dict[str, str] = {
     "Or": r"^test_or(\dd|_bcast\w+)$",
     "Xor": r"^test_xor(\dd|_bcast\w+)$",
     "Conv": r"^test_(basic_conv_with|basic_conv_without|conv_with)_\w+$",
+    "ConvTranspose": r"^test_convtranspose(_\w+)?$",
     "MaxPool": r"^test_maxpool_\w+$",
     "AveragePool": r"^test_averagepool_\w+$",
     "GlobalAveragePool": r"^test_globalaveragepool(_precomputed)?$",
