@@ -14,6 +14,7 @@ from onnxjit.compiler.passes.attention import fuse_attention
 from onnxjit.compiler.passes.causal_conv_layout import causal_conv_channels_last
 from onnxjit.compiler.passes.scan_recurrence import fuse_scan_recurrences
 from onnxjit.compiler.passes.conv_rewrite import rewrite_convs
+from onnxjit.compiler.passes.conv_transpose import rewrite_conv_transposes
 from onnxjit.compiler.passes.inference import drop_dropout
 from onnxjit.compiler.passes.sparse_linear import sparse_linear
 from onnxjit.compiler.passes.split_matmul import split_matmuls
@@ -22,9 +23,10 @@ from onnxjit.compiler.passes.expand_depthwise import fuse_expand_depthwise
 
 GraphPass = Callable[[Graph], Graph]
 
-# sparse_linear turns pruned MatMul/Gemm into 1x1 Convs, which rewrite_convs then packs
+# sparse_linear turns pruned MatMul/Gemm into 1x1 Convs, which rewrite_convs then packs;
+# rewrite_conv_transposes turns ConvTranspose into Convs for it too
 PASSES: list[GraphPass] = [drop_dropout, fuse_scan_recurrences, fuse_attention, split_matmuls,
-                           causal_conv_channels_last, sparse_linear, rewrite_convs]
+                           causal_conv_channels_last, sparse_linear, rewrite_conv_transposes, rewrite_convs]
 
 
 def _late_passes() -> list[GraphPass]:

@@ -1,0 +1,137 @@
+"""ConvTranspose with constant weights -> a stride-1 Conv on the fast conv path + a phase interleave.
+
+Sub-pixel decomposition (per spatial axis, stride s, kernel K padded with zero taps to T*s): the
+full scatter position f = q*s + r gets sum_t x[q - t] * w[r + s*t], t < T. So every phase r is a
+stride-1 correlation of x with a flipped T-tap slice of w; one Conv with s1*s2 times the output
+channels computes them all (no zero-inserted input, no multiplications by inserted zeros), then
+Reshape -> Transpose -> Reshape interleaves the phases into the image and a Slice crops the pads.
+U-Net's 2x2 stride 2 becomes a 1x1 conv; DCGAN's 4x4 stride 2 pad 1 a 2x2 conv and a crop of 1.
+Stride 1 is the special case with no interleave: the weights flipped and transposed (C <-> M).
+
+Taken: 1-d and 2-d float32, constant W (and B), dilation 1, opset >= 10 (Slice/Reshape inputs).
+Everything else keeps the general TE lowering (compiler/ops/conv_transpose.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from onnxjit.compiler.errors import OnnxJitError
+from onnxjit.compiler.graph import Graph, Node, TensorType, unique_name
+from onnxjit.compiler.ops.conv_transpose import TransposeWindow, transpose_window
+from onnxjit.compiler.specialize import context
+
+
+def rewrite_conv_transposes(graph: Graph) -> Graph:
+    if graph.opset("") < 10:
+        return graph
+    for node in [n for n in graph.nodes if n.op_type == "ConvTranspose" and n.domain in ("", "ai.onnx")]:
+        graph = _rewrite(graph, node) or graph
+    return graph
+
+
+def _rewrite(graph: Graph, node: Node) -> Graph | None:
+    types, consts = graph.types, graph.constants
+    x, w_name = node.inputs[0], node.inputs[1]
+    b_name = node.inputs[2] if len(node.inputs) > 2 and node.inputs[2] else ""
+    xt = types.get(x)
+    if w_name not in consts or (b_name and b_name not in consts) or xt is None or not xt.is_static:
+        return None
+    w = np.asarray(consts[w_name])
+    xs = xt.static_shape()
+    if xt.dtype != "float32" or w.dtype != np.float32 or w.ndim not in (3, 4) or len(xs) != w.ndim:
+        return None
+    group = int(node.attr("group", 1))
+    if group < 1 or xs[1] % group or w.shape[0] != xs[1]:
+        return None
+    try:
+        win = transpose_window(context(node, graph.opset(""), types, consts), xs[2:], w.shape[2:])
+    except OnnxJitError:
+        return None   # the TE lowering reports the problem with full context
+    if any(d != 1 for d in win.dilations):
+        return None
+    mg = int(w.shape[1])
+    bias = np.asarray(consts[b_name], np.float32) if b_name else np.zeros(mg * group, np.float32)
+    return _emit(graph, node, x, xs, _phase_weights(w, group, win.strides), np.tile(
+        bias.reshape(group, 1, mg), (1, int(np.prod(win.strides)), 1)).reshape(-1), group, mg, win)
+
+
+def _phase_weights(w: np.ndarray, group: int, strides: tuple[int, ...]) -> np.ndarray:
+    """(C, Mg, K...) -> (G * prod(s) * Mg, C/G, T...): output channel (g, r..., m), taps flipped."""
+    c, mg, kernel = w.shape[0], w.shape[1], w.shape[2:]
+    taps = [-(-k // s) for k, s in zip(kernel, strides)]
+    padded = np.zeros((c, mg, *(t * s for t, s in zip(taps, strides))), np.float32)
+    padded[(slice(None), slice(None), *(slice(0, k) for k in kernel))] = w
+    split = padded.reshape(group, c // group, mg, *(d for t, s in zip(taps, strides) for d in (t, s)))
+    rank = len(kernel)
+    t_axes = [3 + 2 * i for i in range(rank)]
+    r_axes = [4 + 2 * i for i in range(rank)]
+    split = np.flip(split, axis=t_axes)
+    out = split.transpose(0, *r_axes, 2, 1, *t_axes)
+    return np.ascontiguousarray(out.reshape(-1, c // group, *taps))
+
+
+def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray, bias: np.ndarray,
+          group: int, mg: int, win: TransposeWindow) -> Graph:
+    constants, types = dict(graph.constants), dict(graph.types)
+    taken = set(types) | set(constants) | {o for nd in graph.nodes for o in nd.outputs}
+    rank, n, m = win.rank, xs[0], group * mg
+
+    def const(tag: str, value: np.ndarray) -> str:
+        name = unique_name(f"{node.name}__{tag}", taken)
+        constants[name] = value
+        types[name] = TensorType(str(value.dtype), tuple(int(d) for d in value.shape))
+        return name
+
+    def value(tag: str, shape: tuple[int, ...]) -> str:
+        name = unique_name(f"{node.name}__{tag}", taken)
+        types[name] = TensorType("float32", shape)
+        return name
+
+    taps = wp.shape[2:]
+    begin, end, qs, crop = [], [], [], []
+    for i in range(rank):
+        s, h, t, pb = win.strides[i], win.in_size[i], taps[i], win.pad_begin[i]
+        qb, qe = pb // s, -(-(pb + win.out_size[i]) // s)    # phase rows covering the output
+        p_begin = max(t - 1 - qb, 0)                          # conv output j is q = j + q0
+        p_end = max(qe - qb - h - (t - 1 - qb) + t - 1, 0)
+        q = h + p_begin + p_end - t + 1
+        begin.append(p_begin)
+        end.append(p_end)
+        qs.append(q)
+        crop.append(pb - (t - 1 - p_begin) * s)
+    nodes: list[Node] = []
+    conv_out = value("phases", (n, wp.shape[0], *qs))
+    nodes.append(Node("Conv", (x, const("w", wp), const("b", bias)), (conv_out,),
+                      unique_name(f"{node.name}__conv", taken), "",
+                      {"group": group, "kernel_shape": list(taps), "pads": begin + end,
+                       "strides": [1] * rank, "dilations": [1] * rank}))
+    y = conv_out
+    full = tuple(q * s for q, s in zip(qs, win.strides))
+    if any(s > 1 for s in win.strides):
+        split = (n, group, *win.strides, mg, *qs)
+        perm = [0, 1, 2 + rank] + [d for i in range(rank) for d in (3 + rank + i, 2 + i)]
+        a = value("split", split)
+        nodes.append(Node("Reshape", (y, const("split_shape", np.array(split, np.int64))), (a,),
+                          unique_name(f"{node.name}__split", taken)))
+        b = value("interleaved", tuple(split[p] for p in perm))
+        nodes.append(Node("Transpose", (a,), (b,), unique_name(f"{node.name}__interleave", taken),
+                          "", {"perm": perm}))
+        y = value("full", (n, m, *full))
+        nodes.append(Node("Reshape", (b, const("full_shape", np.array((n, m, *full), np.int64))), (y,),
+                          unique_name(f"{node.name}__merge", taken)))
+    if tuple(full) != tuple(win.out_size):
+        y2 = value("crop", (n, m, *win.out_size))
+        nodes.append(Node("Slice", (y, const("starts", np.array(crop, np.int64)),
+                                    const("ends", np.array([c + o for c, o in zip(crop, win.out_size)],
+                                                           np.int64)),
+                                    const("axes", np.arange(2, 2 + rank, dtype=np.int64))), (y2,),
+                          unique_name(f"{node.name}__crop", taken)))
+        y = y2
+    # the last node writes the ConvTranspose's own output name
+    last = nodes[-1]
+    nodes[-1] = Node(last.op_type, last.inputs, (node.outputs[0],), last.name, last.domain, dict(last.attrs))
+    types.pop(y, None)
+    out: list[Node] = []
+    for nd in graph.nodes:
+        out.extend(nodes if nd is node else [nd])
+    return graph.replace(nodes=tuple(out), constants=constants, types=types)
