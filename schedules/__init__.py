@@ -21,6 +21,7 @@ from onnxjit.schedules.reduction import ReductionTemplate
 from onnxjit.schedules.scan import LinearScanTemplate, SelectiveScanTemplate
 from onnxjit.schedules.tir_extern import TirExternTemplate
 from onnxjit.schedules.transpose import TransposeTemplate
+from onnxjit.schedules.interleave import InterleaveTemplate
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
@@ -32,6 +33,7 @@ TEMPLATES: tuple[ScheduleTemplate, ...] = (
     MatmulTemplate(),
     ReductionTemplate(),
     TransposeTemplate(),
+    InterleaveTemplate(),
     ElementwiseTemplate(),
     ConvTemplate(),
     WinogradConvTemplate(),
