@@ -1,8 +1,9 @@
 """ConvTranspose, onnxjit vs onnxruntime side by side (runtime/compare.py: same feeds, fp32, N=1,
 1 thread, interleaved rounds, median of per-round ratios).
 
-Rows: U-Net's up-convolution (2x2 stride 2, C128 -> 64 at 28x28) and DCGAN's generator layer
-(4x4 stride 2 pad 1, C256 -> 128 at 16x16), both with bias.
+Rows (all with bias): U-Net's up-convolution (2x2 stride 2, C128 -> 64 at 28x28), DCGAN's
+generator layer (4x4 stride 2 pad 1, C256 -> 128 at 16x16), torch's ConvTranspose2d(3, stride 2,
+pad 1, output_padding 1), a stride-1 3x3, and a HiFi-GAN 1-d upsampler (k16 s8 p4).
 
     python -m benchmarks.conv_transpose [--rows NAME,...] [--repeats N] [--clock wall|thread]
 """
@@ -16,19 +17,24 @@ from onnx import TensorProto, helper, numpy_helper
 
 from onnxjit.runtime.compare import compare_with_onnxruntime
 
-ROWS = {  # name: (C, M, H, k, stride, pad)
-    "unet_up_2x2s2_c128_28": (128, 64, 28, 2, 2, 0),
-    "dcgan_4x4s2p1_c256_16": (256, 128, 16, 4, 2, 1),
+ROWS = {  # name: (C, M, H, k, stride, pad, output_padding, rank)
+    "unet_up_2x2s2_c128_28": (128, 64, 28, 2, 2, 0, 0, 2),
+    "dcgan_4x4s2p1_c256_16": (256, 128, 16, 4, 2, 1, 0, 2),
+    "torch_3x3s2p1op1_c64_56": (64, 32, 56, 3, 2, 1, 1, 2),     # ConvTranspose2d(3, 2, 1, 1)
+    "stride1_3x3p1_c64_56": (64, 64, 56, 3, 1, 1, 0, 2),
+    "hifigan_1d_16s8p4_c512_64": (512, 256, 64, 16, 8, 4, 0, 1),  # vocoder upsampler
 }
 
 
-def model(c: int, m: int, h: int, k: int, stride: int, pad: int, seed: int = 0) -> onnx.ModelProto:
+def model(c: int, m: int, h: int, k: int, stride: int, pad: int, output_padding: int = 0, rank: int = 2,
+          seed: int = 0) -> onnx.ModelProto:
     rng = np.random.default_rng(seed)
-    w = (rng.standard_normal((c, m, k, k)) / np.sqrt(c * k * k)).astype(np.float32)
+    w = (rng.standard_normal((c, m, *[k] * rank)) / np.sqrt(c * k ** rank)).astype(np.float32)
     b = rng.standard_normal(m).astype(np.float32)
-    node = helper.make_node("ConvTranspose", ["X", "W", "B"], ["Y"], strides=[stride, stride],
-                            pads=[pad] * 4)
-    g = helper.make_graph([node], "convt", [helper.make_tensor_value_info("X", TensorProto.FLOAT, (1, c, h, h))],
+    node = helper.make_node("ConvTranspose", ["X", "W", "B"], ["Y"], strides=[stride] * rank,
+                            pads=[pad] * (2 * rank), output_padding=[output_padding] * rank)
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, (1, c, *[h] * rank))
+    g = helper.make_graph([node], "convt", [x],
                           [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
                           [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
     out = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
