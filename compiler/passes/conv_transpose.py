@@ -7,6 +7,8 @@ channels computes them all (no zero-inserted input, no multiplications by insert
 Reshape -> Transpose -> Reshape interleaves the phases into the image and a Slice crops the pads.
 U-Net's 2x2 stride 2 becomes a 1x1 conv; DCGAN's 4x4 stride 2 pad 1 a 2x2 conv and a crop of 1.
 Stride 1 is the special case with no interleave: the weights flipped and transposed (C <-> M).
+A BatchNormalization after it folds into the weights; Relu / Clip after it move onto the conv
+output (they commute with the interleave), where rewrite_convs fuses them into the conv's store.
 
 Taken: 1-d and 2-d float32, constant W (and B), dilation 1, opset >= 10 (Slice/Reshape inputs).
 Everything else keeps the general TE lowering (compiler/ops/conv_transpose.py).
@@ -51,8 +53,45 @@ def _rewrite(graph: Graph, node: Node) -> Graph | None:
         return None
     mg = int(w.shape[1])
     bias = np.asarray(consts[b_name], np.float32) if b_name else np.zeros(mg * group, np.float32)
+    w, bias, matched, out = _fold_batch_norm(graph, w, bias, group, [node], node.outputs[0])
+    acts: list[Node] = []
+    while (reader := _sole_reader(graph, out)) is not None and _movable(graph, reader):
+        acts.append(reader)   # commutes with the interleave: moved onto the conv, which fuses it
+        matched.append(reader)
+        out = reader.outputs[0]
     return _emit(graph, node, x, xs, _phase_weights(w, group, win.strides), np.tile(
-        bias.reshape(group, 1, mg), (1, int(np.prod(win.strides)), 1)).reshape(-1), group, mg, win)
+        bias.reshape(group, 1, mg), (1, int(np.prod(win.strides)), 1)).reshape(-1), group, mg, win,
+        acts, matched, out)
+
+
+def _sole_reader(graph: Graph, value: str) -> Node | None:
+    readers = graph.consumers().get(value, [])
+    if len(readers) != 1 or value in graph.outputs or readers[0].domain not in ("", "ai.onnx"):
+        return None
+    return readers[0] if readers[0].inputs and readers[0].inputs[0] == value else None
+
+
+def _movable(graph: Graph, node: Node) -> bool:
+    """Relu, and Clip with constant (or no) bounds: rewrite_convs fuses them into the conv."""
+    if len(node.outputs) != 1 or node.op_type not in ("Relu", "Clip"):
+        return False
+    return all(not name or name in graph.constants for name in node.inputs[1:])
+
+
+def _fold_batch_norm(graph: Graph, w: np.ndarray, bias: np.ndarray, group: int, matched: list[Node],
+                     out: str) -> tuple[np.ndarray, np.ndarray, list[Node], str]:
+    """An inference BatchNormalization reading the output scales W's output channels (axis 1)."""
+    bn = _sole_reader(graph, out)
+    if (bn is None or bn.op_type != "BatchNormalization" or int(bn.attr("training_mode", 0))
+            or sum(1 for o in bn.outputs if o) != 1 or len(bn.inputs) < 5
+            or any(i not in graph.constants for i in bn.inputs[1:5])):
+        return w, bias, matched, out
+    scale, beta, mean, var = (np.asarray(graph.constants[i], np.float64) for i in bn.inputs[1:5])
+    k = scale / np.sqrt(var + float(bn.attr("epsilon", 1e-5)))
+    c, mg = w.shape[:2]
+    scaled = w.reshape(group, c // group, mg, -1).astype(np.float64) * k.reshape(group, 1, mg, 1)
+    bias = ((bias.astype(np.float64) - mean) * k + beta).astype(np.float32)
+    return scaled.astype(np.float32).reshape(w.shape), bias, [*matched, bn], bn.outputs[0]
 
 
 def _phase_weights(w: np.ndarray, group: int, strides: tuple[int, ...]) -> np.ndarray:
@@ -71,7 +110,8 @@ def _phase_weights(w: np.ndarray, group: int, strides: tuple[int, ...]) -> np.nd
 
 
 def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray, bias: np.ndarray,
-          group: int, mg: int, win: TransposeWindow) -> Graph:
+          group: int, mg: int, win: TransposeWindow, acts: list[Node], matched: list[Node],
+          out_name: str) -> Graph:
     constants, types = dict(graph.constants), dict(graph.types)
     taken = set(types) | set(constants) | {o for nd in graph.nodes for o in nd.outputs}
     rank, n, m = win.rank, xs[0], group * mg
@@ -106,6 +146,11 @@ def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray,
                       {"group": group, "kernel_shape": list(taps), "pads": begin + end,
                        "strides": [1] * rank, "dilations": [1] * rank}))
     y = conv_out
+    for act in acts:
+        z = value(act.op_type.lower(), (n, wp.shape[0], *qs))
+        nodes.append(Node(act.op_type, (y, *act.inputs[1:]), (z,), unique_name(f"{node.name}__{act.name}", taken),
+                          act.domain, dict(act.attrs)))
+        y = z
     full = tuple(q * s for q, s in zip(qs, win.strides))
     if any(s > 1 for s in win.strides):
         split = (n, group, *win.strides, mg, *qs)
@@ -127,11 +172,15 @@ def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray,
                                     const("axes", np.arange(2, 2 + rank, dtype=np.int64))), (y2,),
                           unique_name(f"{node.name}__crop", taken)))
         y = y2
-    # the last node writes the ConvTranspose's own output name
+    # the last node writes the matched chain's output name, at the last matched node's place
     last = nodes[-1]
-    nodes[-1] = Node(last.op_type, last.inputs, (node.outputs[0],), last.name, last.domain, dict(last.attrs))
+    nodes[-1] = Node(last.op_type, last.inputs, (out_name,), last.name, last.domain, dict(last.attrs))
     types.pop(y, None)
+    ids = {id(nd) for nd in matched}
     out: list[Node] = []
     for nd in graph.nodes:
-        out.extend(nodes if nd is node else [nd])
+        if nd is matched[-1]:
+            out.extend(nodes)
+        elif id(nd) not in ids:
+            out.append(nd)
     return graph.replace(nodes=tuple(out), constants=constants, types=types)

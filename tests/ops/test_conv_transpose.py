@@ -81,18 +81,27 @@ def test_conv_transpose_with_run_time_weights_and_no_bias() -> None:
     assert_matches(model, {"x": x, "w": w}, rtol=1e-4, atol=1e-4)
 
 
-def test_conv_transpose_followed_by_relu_and_batch_norm() -> None:
-    """A decoder block: ConvTranspose -> BatchNormalization -> Relu (the interleave's readers)."""
+@pytest.mark.parametrize("group,act", [(1, "Relu"), (2, "Clip")])
+def test_conv_transpose_followed_by_batch_norm_and_activation(group: int, act: str) -> None:
+    """A decoder block: ConvTranspose -> BatchNormalization -> Relu / Clip (ReLU6): the BN folds into
+    the weights, the activation moves onto the conv; one conv kernel and the interleave remain."""
     rng = np.random.default_rng(7)
     c, m = 8, 6
     x = rng.standard_normal((1, c, 6, 6)).astype(np.float32)
-    inits = {"w": (rng.standard_normal((c, m, 4, 4)) / 8).astype(np.float32),
+    inits = {"w": (rng.standard_normal((c, m // group, 4, 4)) / 8).astype(np.float32),
              "scale": (1 + 0.1 * rng.standard_normal(m)).astype(np.float32),
              "bias": (0.1 * rng.standard_normal(m)).astype(np.float32),
              "mean": (0.1 * rng.standard_normal(m)).astype(np.float32),
              "var": (1 + 0.1 * rng.random(m)).astype(np.float32)}
-    nodes = [helper.make_node("ConvTranspose", ["x", "w"], ["t"], strides=[2, 2], pads=[1, 1, 1, 1]),
+    inits.update(lo=np.array(0.0, np.float32), hi=np.array(0.5, np.float32))
+    nodes = [helper.make_node("ConvTranspose", ["x", "w"], ["t"], strides=[2, 2], pads=[1, 1, 1, 1],
+                              group=group),
              helper.make_node("BatchNormalization", ["t", "scale", "bias", "mean", "var"], ["n"]),
-             helper.make_node("Relu", ["n"], ["y"])]
+             helper.make_node(act, ["n", "lo", "hi"] if act == "Clip" else ["n"], ["y"])]
     model = make_model(nodes, {"x": x}, ["y"], inits)
-    assert_matches(model, {"x": x}, rtol=1e-4, atol=1e-5)
+    got = run_onnxjit(model, {"x": x})[0]
+    np.testing.assert_allclose(got, run_onnxruntime(model, {"x": x})[0], rtol=1e-4, atol=1e-5)
+    assert 0 < np.count_nonzero(got == 0) < got.size   # the activation clamps some, not all
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
+    kernels = session.compiled({"x": x}).choices
+    assert [k for k in kernels if "Conv" in k] and not [k for k in kernels if act in k or "Batch" in k]
