@@ -127,30 +127,46 @@ def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray,
         types[name] = TensorType("float32", shape)
         return name
 
-    taps = wp.shape[2:]
-    begin, end, qs, crop = [], [], [], []
-    for i in range(rank):
-        s, h, t, pb = win.strides[i], win.in_size[i], taps[i], win.pad_begin[i]
-        qb, qe = pb // s, -(-(pb + win.out_size[i]) // s)    # phase rows covering the output
-        p_begin = max(t - 1 - qb, 0)                          # conv output j is q = j + q0
-        p_end = max(qe - qb - h - (t - 1 - qb) + t - 1, 0)
-        q = h + p_begin + p_end - t + 1
-        begin.append(p_begin)
-        end.append(p_end)
-        qs.append(q)
-        crop.append(pb - (t - 1 - p_begin) * s)
+    def conv(w: np.ndarray, b: np.ndarray, begin: list[int], end: list[int], qs: tuple[int, ...]) -> str:
+        """One stride-1 Conv, then the moved activations on its output."""
+        y = value("phases", (n, w.shape[0], *qs))
+        nodes.append(Node("Conv", (x, const("w", w), const("b", b)), (y,),
+                          unique_name(f"{node.name}__conv", taken), "",
+                          {"group": group, "kernel_shape": list(w.shape[2:]), "pads": begin + end,
+                           "strides": [1] * rank, "dilations": [1] * rank}))
+        for act in acts:
+            z = value(act.op_type.lower(), (n, w.shape[0], *qs))
+            nodes.append(Node(act.op_type, (y, *act.inputs[1:]), (z,),
+                              unique_name(f"{node.name}__{act.name}", taken), act.domain, dict(act.attrs)))
+            y = z
+        return y
+
     nodes: list[Node] = []
-    conv_out = value("phases", (n, wp.shape[0], *qs))
-    nodes.append(Node("Conv", (x, const("w", wp), const("b", bias)), (conv_out,),
-                      unique_name(f"{node.name}__conv", taken), "",
-                      {"group": group, "kernel_shape": list(taps), "pads": begin + end,
-                       "strides": [1] * rank, "dilations": [1] * rank}))
-    y = conv_out
-    for act in acts:
-        z = value(act.op_type.lower(), (n, wp.shape[0], *qs))
-        nodes.append(Node(act.op_type, (y, *act.inputs[1:]), (z,), unique_name(f"{node.name}__{act.name}", taken),
-                          act.domain, dict(act.attrs)))
-        y = z
+    taps = wp.shape[2:]
+    phases = _exact_phases(win, taps) if group == 1 else None
+    if phases is not None:   # one conv per phase, concatenated in phase order
+        qs = tuple(o // s for o, s in zip(win.out_size, win.strides))
+        crop = [0] * rank
+        parts = [conv(np.ascontiguousarray(wp[(slice(r * m, (r + 1) * m), slice(None),
+                                                *(slice(lo, None) for lo in first))]),
+                      bias[r * m:(r + 1) * m], begin, end, qs)
+                 for r, begin, end, first in phases]
+        y = value("phases", (n, wp.shape[0], *qs))
+        nodes.append(Node("Concat", tuple(parts), (y,), unique_name(f"{node.name}__concat", taken), "",
+                          {"axis": 1}))
+    else:
+        begin, end, q_list, crop = [], [], [], []
+        for i in range(rank):
+            s, h, t, pb = win.strides[i], win.in_size[i], taps[i], win.pad_begin[i]
+            qb, qe = pb // s, -(-(pb + win.out_size[i]) // s)    # phase rows covering the output
+            p_begin = max(t - 1 - qb, 0)                          # conv output j is q = j + q0
+            p_end = max(qe - h, 0)
+            begin.append(p_begin)
+            end.append(p_end)
+            q_list.append(h + p_begin + p_end - t + 1)
+            crop.append(pb - (t - 1 - p_begin) * s)
+        qs = tuple(q_list)
+        y = conv(wp, bias, begin, end, qs)
     full = tuple(q * s for q, s in zip(qs, win.strides))
     if any(s > 1 for s in win.strides):
         split = (n, group, *win.strides, mg, *qs)
@@ -184,3 +200,36 @@ def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray,
         elif id(nd) not in ids:
             out.append(nd)
     return graph.replace(nodes=tuple(out), constants=constants, types=types)
+
+
+Phase = tuple[int, list[int], list[int], list[int]]
+
+
+def _exact_phases(win: TransposeWindow, taps: tuple[int, ...]) -> list[Phase] | None:
+    """When the pads are not a multiple of the stride (DCGAN's 4x4 s2 p1), the one-conv form computes
+    a row and column per phase that the crop drops (17x17 for 16x16: 13% of the work); when the
+    kernel is not (torch's 3x3 s2), its zero-padded taps (16 for 9). Each phase then gets its own
+    conv over exactly its rows and taps, when every phase has as many rows (output size a multiple
+    of the stride) and no conv needs negative pads.
+    Per phase: (weight row block, pads begin, pads end, first flipped tap kept per axis)."""
+    if all(p % s == 0 and k % s == 0 for p, s, k in zip(win.pad_begin, win.strides, win.kernel)) or any(
+            o % s for o, s in zip(win.out_size, win.strides)):
+        return None
+    out = []
+    for rr in np.ndindex(*win.strides):   # output phase, row-major: the interleave's channel order
+        block, begin, end, first = 0, [], [], []
+        for i in range(win.rank):
+            s, pb, k = win.strides[i], win.pad_begin[i], win.kernel[i]
+            r = (rr[i] + pb) % s
+            block = block * s + r
+            q0 = (rr[i] + pb) // s            # phase row of output row rr[i]
+            used = max(-(-(k - r) // s), 1)   # taps r, r + s, ... inside the kernel
+            if used - 1 - q0 < 0:
+                used = taps[i]                # keep the zero taps rather than pad negatively
+            first.append(taps[i] - used)      # flipped: the kernel's own taps are the last ones
+            begin.append(used - 1 - q0)
+            end.append(win.out_size[i] // s - win.in_size[i] + q0)
+        if min(begin + end) < 0:
+            return None
+        out.append((block, begin, end, first))
+    return out
