@@ -10,7 +10,8 @@ Stride 1 is the special case with no interleave: the weights flipped and transpo
 A BatchNormalization after it folds into the weights; Relu / Clip after it move onto the conv
 output (they commute with the interleave), where rewrite_convs fuses them into the conv's store.
 
-Taken: 1-d and 2-d float32, constant W (and B), dilation 1, opset >= 10 (Slice/Reshape inputs).
+Taken: 1-d and 2-d float32, constant W (and B), dilation 1, opset >= 10 (Slice/Reshape inputs);
+3-d when every phase has one tap (kernel <= stride: 3-d U-Net's 2x2x2 stride 2).
 Everything else keeps the general TE lowering (compiler/ops/conv_transpose.py).
 """
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _rewrite(graph: Graph, node: Node) -> Graph | None:
         return None
     w = np.asarray(consts[w_name])
     xs = xt.static_shape()
-    if xt.dtype != "float32" or w.dtype != np.float32 or w.ndim not in (3, 4) or len(xs) != w.ndim:
+    if xt.dtype != "float32" or w.dtype != np.float32 or w.ndim not in (3, 4, 5) or len(xs) != w.ndim:
         return None
     group = int(node.attr("group", 1))
     if group < 1 or xs[1] % group or w.shape[0] != xs[1]:
@@ -51,6 +52,9 @@ def _rewrite(graph: Graph, node: Node) -> Graph | None:
         return None   # the TE lowering reports the problem with full context
     if any(d != 1 for d in win.dilations):
         return None
+    if w.ndim == 5 and any(k > st or pb + o > h * st for k, st, pb, o, h in zip(
+            win.kernel, win.strides, win.pad_begin, win.out_size, win.in_size)):
+        return None   # 3-d: only one tap per phase (a 1x1x1 conv, run as a 2-d 1x1 on a view)
     mg = int(w.shape[1])
     bias = np.asarray(consts[b_name], np.float32) if b_name else np.zeros(mg * group, np.float32)
     w, bias, matched, out = _fold_batch_norm(graph, w, bias, group, [node], node.outputs[0])
@@ -128,22 +132,33 @@ def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray,
         return name
 
     def conv(w: np.ndarray, b: np.ndarray, begin: list[int], end: list[int], qs: tuple[int, ...]) -> str:
-        """One stride-1 Conv, then the moved activations on its output."""
-        y = value("phases", (n, w.shape[0], *qs))
-        nodes.append(Node("Conv", (x, const("w", w), const("b", b)), (y,),
+        """One stride-1 Conv, then the moved activations on its output. 3-d (1x1x1 here): a 2-d
+        1x1 conv over the input viewed as (N, C, D, H*W), which the conv templates take."""
+        src, shape = x, (n, w.shape[0], *qs)
+        if rank == 3:
+            src, w = reshape(x, (n, xs[1], xs[2], xs[3] * xs[4]), "rows"), w.reshape(*w.shape[:2], 1, 1)
+            begin, end, shape = [0, 0], [0, 0], (n, w.shape[0], qs[0], qs[1] * qs[2])
+        y = value("phases", shape)
+        nodes.append(Node("Conv", (src, const("w", w), const("b", b)), (y,),
                           unique_name(f"{node.name}__conv", taken), "",
                           {"group": group, "kernel_shape": list(w.shape[2:]), "pads": begin + end,
-                           "strides": [1] * rank, "dilations": [1] * rank}))
+                           "strides": [1] * len(begin), "dilations": [1] * len(begin)}))
         for act in acts:
-            z = value(act.op_type.lower(), (n, w.shape[0], *qs))
+            z = value(act.op_type.lower(), shape)
             nodes.append(Node(act.op_type, (y, *act.inputs[1:]), (z,),
                               unique_name(f"{node.name}__{act.name}", taken), act.domain, dict(act.attrs)))
             y = z
+        return reshape(y, (n, w.shape[0], *qs), "volume") if rank == 3 else y
+
+    def reshape(src: str, shape: tuple[int, ...], tag: str) -> str:
+        y = value(tag, shape)
+        nodes.append(Node("Reshape", (src, const(f"{tag}_shape", np.array(shape, np.int64))), (y,),
+                          unique_name(f"{node.name}__{tag}", taken)))
         return y
 
     nodes: list[Node] = []
     taps = wp.shape[2:]
-    phases = _exact_phases(win, taps) if group == 1 else None
+    phases = _exact_phases(win, taps) if group == 1 and rank < 3 else None
     if phases is not None:   # one conv per phase, concatenated in phase order
         qs = tuple(o // s for o, s in zip(win.out_size, win.strides))
         crop = [0] * rank

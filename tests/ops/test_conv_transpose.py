@@ -27,7 +27,16 @@ CASES = [  # (x shape, w shape (C, M/group, k...), attrs)
     ((1, 4, 3, 3), (4, 2, 1, 1), {"strides": [2, 2]}),                             # k < stride
     ((1, 6, 9), (6, 4, 4), {"strides": [2], "pads": [1, 1]}),                      # 1-d
     ((2, 4, 8), (4, 5, 3), {"strides": [3], "pads": [0, 2], "output_padding": [1]}),
+    ((1, 4, 3, 4, 5), (4, 3, 2, 2, 2), {"strides": [2, 2, 2]}),                   # 3-d U-Net
+    ((1, 4, 3, 4, 5), (4, 2, 2, 1, 2), {"strides": [2, 2, 3], "pads": [1, 0, 0, 0, 0, 1]}),
+    ((1, 3, 3, 4, 4), (3, 2, 3, 3, 3), {"pads": [1] * 6}),                        # 3-d TE lowering
 ]
+
+
+def _rewritten(ws: tuple[int, ...], attrs: dict) -> bool:
+    """Whether passes/conv_transpose.py takes the case (else the TE lowering runs it)."""
+    strides = attrs.get("strides", [1] * (len(ws) - 2))
+    return "dilations" not in attrs and (len(ws) < 5 or all(k <= s for k, s in zip(ws[2:], strides)))
 
 
 def _scatter(x: np.ndarray, w: np.ndarray, b: np.ndarray, group: int, strides: list[int],
@@ -68,8 +77,8 @@ def test_conv_transpose_matches_references(xs, ws, attrs) -> None:
         np.testing.assert_allclose(got, _scatter(x, w, b, group, attrs["strides"], attrs["pads"]),
                                    rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(got, run_onnxruntime(model, {"x": x})[0], rtol=1e-4, atol=1e-5)
-    if "dilations" not in attrs:   # the rewrite runs it as a conv, not the generic fallback
-        assert "fallback" not in _templates(model, {"x": x})
+    templates = _templates(model, {"x": x})
+    assert ("fallback" not in templates) == _rewritten(ws, attrs)   # the rewrite runs it as a conv
 
 
 def test_conv_transpose_with_run_time_weights_and_no_bias() -> None:
