@@ -105,7 +105,7 @@ def lower_conv_transpose(ctx: LowerContext) -> list[te.Tensor]:
     if bias is not None and ctx.shape(2) != (m,):
         raise ctx.error(f"bias shape {ctx.shape(2)} must be ({m},)")
     win = transpose_window(ctx, xs[2:], ws[2:])
-    rank, dtype = win.rank, ctx.dtype(0)
+    dtype = ctx.dtype(0)
     rc = te.reduce_axis((0, cg), name="rc")
     rk = [te.reduce_axis((0, k), name=f"rk{i}") for i, k in enumerate(win.kernel)]
 
