@@ -1,6 +1,7 @@
 """CPU template for interleaving transposes: the output's innermost axis is short (fewer than a
 vector of lanes) and the input's innermost axis lands on the output axis just outside it, e.g.
-ConvTranspose's phase interleave (N, s, s, M, Q, Q) -> (N, M, Q, s, Q, s) (passes/conv_transpose.py).
+ConvTranspose's phase interleave (N, s, s, M, Q, Q) -> (N, M, Q, s, Q, s) (passes/conv_transpose.py),
+and onnxjit::PhaseInterleave, which weaves one input per phase the same way.
 
 The elementwise template fuses every loop into one, cannot vectorise a 2-long inner axis and so
 runs a scalar loop with a div/mod per index (U-Net 64x56x56: 0.116 ms). Kept as a serial nest
@@ -22,6 +23,14 @@ if TYPE_CHECKING:
     from onnxjit.targets.base import Target
 
 
+def _long_axis(sch: Schedule, kernel: Kernel) -> int | None:
+    """The output axis walking the input rows: a transpose's, or onnxjit::PhaseInterleave's last
+    phase-row axis (its body selects among the phase inputs, so it is no plain load)."""
+    if kernel.op_types == ("PhaseInterleave",):
+        return len(sch.get_loops(blocks(sch)[0])) - 2
+    return transposed_axis(sch)
+
+
 class InterleaveTemplate(ScheduleTemplate):
     name = "interleave"
     streams_inputs = True
@@ -32,7 +41,7 @@ class InterleaveTemplate(ScheduleTemplate):
         try:
             sch = Schedule(kernel.func)
             inline_spatial(sch)
-            axis = transposed_axis(sch)
+            axis = _long_axis(sch, kernel)
             if axis is None:
                 return False
             loops = sch.get_loops(blocks(sch)[0])
@@ -51,7 +60,7 @@ class InterleaveTemplate(ScheduleTemplate):
 
     def apply(self, sch: Schedule, kernel: Kernel, knobs: Knobs, target: Target) -> None:
         inline_spatial(sch)
-        axis = transposed_axis(sch)
+        axis = _long_axis(sch, kernel)
         if not axis or target.threads <= 1:
             return
         loops = list(sch.get_loops(blocks(sch)[0]))

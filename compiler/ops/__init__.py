@@ -21,3 +21,4 @@ from onnxjit.compiler.ops import (  # noqa: F401
 from onnxjit.compiler.ops import depth_space, group_norm, instance_norm  # noqa: F401
 from onnxjit.compiler.ops import fast_gelu, prelu  # noqa: F401
 from onnxjit.compiler.ops import conv_transpose  # noqa: F401
+from onnxjit.compiler.ops import phase_interleave  # noqa: F401

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from onnxjit.compiler.errors import OnnxJitError
-from onnxjit.compiler.graph import Graph, Node, TensorType, unique_name
+from onnxjit.compiler.graph import ONNXJIT_DOMAIN, Graph, Node, TensorType, unique_name
 from onnxjit.compiler.ops.conv_transpose import TransposeWindow, transpose_window
 from onnxjit.compiler.specialize import context
 
@@ -166,9 +166,12 @@ def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray,
                                                 *(slice(lo, None) for lo in first))]),
                       bias[r * m:(r + 1) * m], begin, end, qs)
                  for r, begin, end, first in phases]
-        y = value("phases", (n, wp.shape[0], *qs))
-        nodes.append(Node("Concat", tuple(parts), (y,), unique_name(f"{node.name}__concat", taken), "",
-                          {"axis": 1}))
+        woven = value("woven", (n, m, *(d for q, s in zip(qs, win.strides) for d in (q, s))))
+        nodes.append(Node("PhaseInterleave", tuple(parts), (woven,),
+                          unique_name(f"{node.name}__interleave", taken), ONNXJIT_DOMAIN,
+                          {"strides": list(win.strides)}))
+        reshape(woven, (n, m, *win.out_size), "full")
+        return _finish(graph, node, nodes, matched, out_name, constants, types)
     else:
         begin, end, q_list, crop = [], [], [], []
         for i in range(rank):
@@ -203,7 +206,13 @@ def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray,
                                     const("axes", np.arange(2, 2 + rank, dtype=np.int64))), (y2,),
                           unique_name(f"{node.name}__crop", taken)))
         y = y2
-    # the last node writes the matched chain's output name, at the last matched node's place
+    return _finish(graph, node, nodes, matched, out_name, constants, types)
+
+
+def _finish(graph: Graph, node: Node, nodes: list[Node], matched: list[Node], out_name: str,
+            constants: dict[str, np.ndarray], types: dict[str, TensorType]) -> Graph:
+    """The last new node writes the matched chain's output, at the last matched node's place."""
+    y = nodes[-1].outputs[0]
     last = nodes[-1]
     nodes[-1] = Node(last.op_type, last.inputs, (out_name,), last.name, last.domain, dict(last.attrs))
     types.pop(y, None)
@@ -214,7 +223,9 @@ def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray,
             out.extend(nodes)
         elif id(nd) not in ids:
             out.append(nd)
-    return graph.replace(nodes=tuple(out), constants=constants, types=types)
+    opsets = dict(graph.opsets)
+    opsets[ONNXJIT_DOMAIN] = max(1, opsets.get(ONNXJIT_DOMAIN, 1))
+    return graph.replace(nodes=tuple(out), constants=constants, types=types, opsets=opsets)
 
 
 Phase = tuple[int, list[int], list[int], list[int]]
@@ -225,7 +236,7 @@ def _exact_phases(win: TransposeWindow, taps: tuple[int, ...]) -> list[Phase] | 
     a row and column per phase that the crop drops (17x17 for 16x16: 13% of the work); when the
     kernel is not (torch's 3x3 s2), its zero-padded taps (16 for 9). Each phase then gets its own
     conv over exactly its rows and taps, when every phase has as many rows (output size a multiple
-    of the stride) and no conv needs negative pads.
+    of the stride) and no conv needs negative pads; onnxjit::PhaseInterleave weaves them.
     Per phase: (weight row block, pads begin, pads end, first flipped tap kept per axis)."""
     if all(p % s == 0 and k % s == 0 for p, s, k in zip(win.pad_begin, win.strides, win.kernel)) or any(
             o % s for o, s in zip(win.out_size, win.strides)):

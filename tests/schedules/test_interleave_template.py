@@ -9,7 +9,7 @@ from onnx import helper
 
 import onnxjit
 from onnxjit.schedules.interleave import InterleaveTemplate
-from tests.helpers import make_model
+from tests.helpers import make_model, run_onnxruntime
 from tests.schedules.knob_check import check_space, kernels
 
 RNG = np.random.default_rng(0)
@@ -36,3 +36,19 @@ def test_not_applicable(shape: tuple[int, ...], perm: list[int]) -> None:
     model = make_model([helper.make_node("Transpose", ["x"], ["y"], perm=perm)], {"x": x}, ["y"])
     ks, _, _, target = kernels(model, {"x": x})
     assert not any(InterleaveTemplate().applicable(k, target) for k in ks)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_phase_interleave_of_a_conv_transpose(threads: int) -> None:
+    """torch's ConvTranspose2d(3, stride 2, pad 1, output_padding 1): one conv per phase, woven by
+    onnxjit::PhaseInterleave, which this template schedules (default knobs: check_space needs kernel
+inputs known up front, and these are the convs' outputs); the result is onnxruntime's."""
+    x = RNG.standard_normal((1, 4, 20, 20)).astype(np.float32)
+    w = (RNG.standard_normal((4, 6, 3, 3)) / 6).astype(np.float32)
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1],
+                            output_padding=[1, 1])
+    model = make_model([node], {"x": x}, ["y"], {"w": w})
+    session = onnxjit.InferenceSession(model.SerializeToString(), threads=threads)
+    assert ("interleave", {"grain": 64}) in session.compiled({"x": x}).choices.values()
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], run_onnxruntime(model, {"x": x})[0],
+                               rtol=1e-4, atol=1e-5)
