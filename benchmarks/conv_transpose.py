@@ -3,7 +3,8 @@
 
 Rows (all with bias): U-Net's up-convolution (2x2 stride 2, C128 -> 64 at 28x28), DCGAN's
 generator layer (4x4 stride 2 pad 1, C256 -> 128 at 16x16), torch's ConvTranspose2d(3, stride 2,
-pad 1, output_padding 1), a stride-1 3x3, and a HiFi-GAN 1-d upsampler (k16 s8 p4).
+pad 1, output_padding 1), a stride-1 3x3, a HiFi-GAN 1-d upsampler (k16 s8 p4) and a 3-d
+U-Net up-convolution (2x2x2 stride 2, C32 -> 16 at 12^3).
 
     python -m benchmarks.conv_transpose [--rows NAME,...] [--repeats N] [--clock wall|thread]
 """
@@ -23,6 +24,7 @@ ROWS = {  # name: (C, M, H, k, stride, pad, output_padding, rank)
     "torch_3x3s2p1op1_c64_56": (64, 32, 56, 3, 2, 1, 1, 2),     # ConvTranspose2d(3, 2, 1, 1)
     "stride1_3x3p1_c64_56": (64, 64, 56, 3, 1, 1, 0, 2),
     "hifigan_1d_16s8p4_c512_64": (512, 256, 64, 16, 8, 4, 0, 1),  # vocoder upsampler
+    "unet3d_up_2x2x2s2_c32_12": (32, 16, 12, 2, 2, 0, 0, 3),     # 3-d U-Net up-conv
 }
 
 
