@@ -114,3 +114,22 @@ def test_conv_transpose_followed_by_batch_norm_and_activation(group: int, act: s
     session = onnxjit.InferenceSession(model.SerializeToString(), threads=1)
     kernels = session.compiled({"x": x}).choices
     assert [k for k in kernels if "Conv" in k] and not [k for k in kernels if act in k or "Batch" in k]
+
+
+def test_unet_decoder_block() -> None:
+    """U-Net decoder: up-conv (2x2 s2) -> Concat with the skip -> 3x3 Conv -> Relu, and a DCGAN
+    4x4 s2 p1 layer on the result: the rewritten ops feed ordinary ones and each other."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 16, 8, 8)).astype(np.float32)
+    skip = rng.standard_normal((1, 8, 16, 16)).astype(np.float32)
+    inits = {"wu": (rng.standard_normal((16, 8, 2, 2)) / 8).astype(np.float32),
+             "bu": rng.standard_normal(8).astype(np.float32),
+             "wc": (rng.standard_normal((8, 16, 3, 3)) / 12).astype(np.float32),
+             "wg": (rng.standard_normal((8, 4, 4, 4)) / 8).astype(np.float32)}
+    nodes = [helper.make_node("ConvTranspose", ["x", "wu", "bu"], ["up"], strides=[2, 2]),
+             helper.make_node("Concat", ["up", "skip"], ["cat"], axis=1),
+             helper.make_node("Conv", ["cat", "wc"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("ConvTranspose", ["r", "wg"], ["y"], strides=[2, 2], pads=[1, 1, 1, 1])]
+    model = make_model(nodes, {"x": x, "skip": skip}, ["y"], inits)
+    assert_matches(model, {"x": x, "skip": skip}, rtol=1e-4, atol=1e-4)
