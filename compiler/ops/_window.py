@@ -9,7 +9,8 @@ from onnxjit.compiler.lower_context import LowerContext
 
 @dataclass(frozen=True)
 class Window:
-    """Per spatial axis: kernel, stride, dilation, pads before/after, input and output size."""
+    """Per spatial axis: kernel, stride, dilation, pads before/after, input and output size.
+    (A ConvTranspose's pads may be negative: output_shape asking for more than the full scatter.)"""
 
     kernel: tuple[int, ...]
     strides: tuple[int, ...]
@@ -34,8 +35,8 @@ def window(ctx: LowerContext, in_size: Sequence[int], kernel: Sequence[int],
     rank = len(in_size)
     if len(kernel) != rank:
         raise ctx.error(f"kernel_shape {list(kernel)} does not match {rank} spatial dims")
-    strides = _ints(ctx, "strides", rank, 1)
-    dilations = _ints(ctx, "dilations", rank, 1)
+    strides = axis_ints(ctx, "strides", rank, 1)
+    dilations = axis_ints(ctx, "dilations", rank, 1)
     pads = [int(p) for p in (ctx.attr("pads") or [0] * (2 * rank))]
     if len(pads) != 2 * rank or any(p < 0 for p in pads):
         raise ctx.error(f"pads {pads} must be {2 * rank} non-negative values")
@@ -70,7 +71,8 @@ def window(ctx: LowerContext, in_size: Sequence[int], kernel: Sequence[int],
                   tuple(end), tuple(int(s) for s in in_size), tuple(out))
 
 
-def _ints(ctx: LowerContext, key: str, rank: int, default: int) -> list[int]:
+def axis_ints(ctx: LowerContext, key: str, rank: int, default: int) -> list[int]:
+    """Attribute `key` with one int per spatial axis (`default` each when absent)."""
     values = [int(v) for v in (ctx.attr(key) or [default] * rank)]
     if len(values) != rank:
         raise ctx.error(f"{key} {values} must have {rank} values")

@@ -13,25 +13,36 @@ from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te, tirx
 
 
-@register("Conv", kind=OpKind.OPAQUE, since=1)
-def lower_conv(ctx: LowerContext) -> list[te.Tensor]:
-    x, w = ctx.input(0), ctx.input(1)
-    bias = ctx.optional(2)
+def conv_operands(ctx: LowerContext) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """(input shape, weight shape, group) of a Conv or ConvTranspose node, after the checks both
+    share: (N, C, spatial...) operands of equal rank, one float dtype, kernel_shape matching the
+    weight. (Their channel layouts differ: each checks its own, then `check_bias`.)"""
     xs, ws = ctx.shape(0), ctx.shape(1)
     if len(xs) < 3 or len(ws) != len(xs):
         raise ctx.error(f"input {xs} and weight {ws} must be (N, C, spatial...) of equal rank")
     if not is_float(ctx.dtype(0)) or ctx.dtype(1) != ctx.dtype(0):
         raise ctx.error(f"float input and weight of one dtype expected, got {ctx.dtype(0)}, {ctx.dtype(1)}")
-    group = int(ctx.attr("group", 1))
+    kernel = ctx.attr("kernel_shape") or ws[2:]
+    if tuple(int(k) for k in kernel) != tuple(ws[2:]):
+        raise ctx.error(f"kernel_shape {list(kernel)} differs from the weight's {list(ws[2:])}")
+    return xs, ws, int(ctx.attr("group", 1))
+
+
+def check_bias(ctx: LowerContext, channels: int) -> None:
+    if ctx.optional(2) is not None and ctx.shape(2) != (channels,):
+        raise ctx.error(f"bias shape {ctx.shape(2)} must be ({channels},)")
+
+
+@register("Conv", kind=OpKind.OPAQUE, since=1)
+def lower_conv(ctx: LowerContext) -> list[te.Tensor]:
+    x, w = ctx.input(0), ctx.input(1)
+    bias = ctx.optional(2)
+    xs, ws, group = conv_operands(ctx)
     n, c = xs[0], xs[1]
     m, cg = ws[0], ws[1]
     if group < 1 or c != cg * group or m % group:
         raise ctx.error(f"channels: input {c}, weight {ws}, group {group} do not agree")
-    kernel = ctx.attr("kernel_shape") or ws[2:]
-    if tuple(int(k) for k in kernel) != tuple(ws[2:]):
-        raise ctx.error(f"kernel_shape {list(kernel)} differs from the weight's {list(ws[2:])}")
-    if bias is not None and ctx.shape(2) != (m,):
-        raise ctx.error(f"bias shape {ctx.shape(2)} must be ({m},)")
+    check_bias(ctx, m)
     win = window(ctx, xs[2:], ws[2:])
     rank, mg, dtype = win.rank, m // group, ctx.dtype(0)
     padded_shape = (n, c, *(win.in_size[i] + win.pad_begin[i] + win.pad_end[i] for i in range(rank)))

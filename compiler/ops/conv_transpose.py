@@ -9,46 +9,21 @@ conv path followed by an interleave of the stride phases.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from onnxjit.compiler.lower_context import LowerContext
-from onnxjit.compiler.ops._helpers import is_float
+from onnxjit.compiler.ops._window import Window, axis_ints
+from onnxjit.compiler.ops.conv import check_bias, conv_operands
 from onnxjit.compiler.registry import OpKind, register
 from onnxjit.compiler.tvm_api import te, tirx
 
 
-@dataclass(frozen=True)
-class TransposeWindow:
-    """Per spatial axis: kernel, stride, dilation, pads (may be negative when output_shape asks
-    for more than the full scatter), input and output size."""
-
-    kernel: tuple[int, ...]
-    strides: tuple[int, ...]
-    dilations: tuple[int, ...]
-    pad_begin: tuple[int, ...]
-    pad_end: tuple[int, ...]
-    in_size: tuple[int, ...]
-    out_size: tuple[int, ...]
-
-    @property
-    def rank(self) -> int:
-        return len(self.kernel)
-
-
-def transpose_window(ctx: LowerContext, in_size: Sequence[int], kernel: Sequence[int]) -> TransposeWindow:
+def transpose_window(ctx: LowerContext, in_size: Sequence[int], kernel: Sequence[int]) -> Window:
     """Pads and output size of a ConvTranspose, by the ONNX spec's equations: explicit pads give the
     output size; output_shape (or SAME_* auto_pad, output = input * stride) gives the pads, the odd
     unit going to the end for SAME_UPPER and to the beginning otherwise."""
     rank = len(in_size)
-
-    def ints(key: str, default: int, count: int = rank) -> list[int]:
-        values = [int(v) for v in (ctx.attr(key) or [default] * count)]
-        if len(values) != count:
-            raise ctx.error(f"{key} {values} must have {count} values")
-        return values
-
-    strides, dilations = ints("strides", 1), ints("dilations", 1)
-    output_padding = ints("output_padding", 0)
+    strides, dilations = axis_ints(ctx, "strides", rank, 1), axis_ints(ctx, "dilations", rank, 1)
+    output_padding = axis_ints(ctx, "output_padding", rank, 0)
     if any(s < 1 for s in strides) or any(d < 1 for d in dilations) or any(int(k) < 1 for k in kernel):
         raise ctx.error("kernel_shape, strides and dilations must be positive")
     if any(p < 0 for p in output_padding):
@@ -80,30 +55,21 @@ def transpose_window(ctx: LowerContext, in_size: Sequence[int], kernel: Sequence
         out = [full[i] - begin[i] - end[i] for i in range(rank)]
     if any(o < 1 for o in out):
         raise ctx.error(f"output size {out} must be positive")
-    return TransposeWindow(tuple(int(k) for k in kernel), tuple(strides), tuple(dilations), tuple(begin),
-                           tuple(end), tuple(int(s) for s in in_size), tuple(out))
+    return Window(tuple(int(k) for k in kernel), tuple(strides), tuple(dilations), tuple(begin),
+                  tuple(end), tuple(int(s) for s in in_size), tuple(out))
 
 
 @register("ConvTranspose", kind=OpKind.OPAQUE, since=1)
 def lower_conv_transpose(ctx: LowerContext) -> list[te.Tensor]:
     x, w = ctx.input(0), ctx.input(1)
     bias = ctx.optional(2)
-    xs, ws = ctx.shape(0), ctx.shape(1)
-    if len(xs) < 3 or len(ws) != len(xs):
-        raise ctx.error(f"input {xs} and weight {ws} must be (N, C, spatial...) of equal rank")
-    if not is_float(ctx.dtype(0)) or ctx.dtype(1) != ctx.dtype(0):
-        raise ctx.error(f"float input and weight of one dtype expected, got {ctx.dtype(0)}, {ctx.dtype(1)}")
-    group = int(ctx.attr("group", 1))
+    xs, ws, group = conv_operands(ctx)
     n, c = xs[0], xs[1]
     if group < 1 or c % group or ws[0] != c:
         raise ctx.error(f"channels: input {c}, weight {ws} (C, M/group, ...), group {group} do not agree")
     cg, mg = c // group, ws[1]
     m = mg * group
-    kernel = ctx.attr("kernel_shape") or ws[2:]
-    if tuple(int(k) for k in kernel) != tuple(ws[2:]):
-        raise ctx.error(f"kernel_shape {list(kernel)} differs from the weight's {list(ws[2:])}")
-    if bias is not None and ctx.shape(2) != (m,):
-        raise ctx.error(f"bias shape {ctx.shape(2)} must be ({m},)")
+    check_bias(ctx, m)
     win = transpose_window(ctx, xs[2:], ws[2:])
     dtype = ctx.dtype(0)
     rc = te.reduce_axis((0, cg), name="rc")

@@ -20,7 +20,8 @@ import numpy as np
 
 from onnxjit.compiler.errors import OnnxJitError
 from onnxjit.compiler.graph import ONNXJIT_DOMAIN, Graph, Node, TensorType, unique_name
-from onnxjit.compiler.ops.conv_transpose import TransposeWindow, transpose_window
+from onnxjit.compiler.ops._window import Window
+from onnxjit.compiler.ops.conv_transpose import transpose_window
 from onnxjit.compiler.specialize import context
 
 
@@ -114,7 +115,7 @@ def _phase_weights(w: np.ndarray, group: int, strides: tuple[int, ...]) -> np.nd
 
 
 def _emit(graph: Graph, node: Node, x: str, xs: tuple[int, ...], wp: np.ndarray, bias: np.ndarray,
-          group: int, mg: int, win: TransposeWindow, acts: list[Node], matched: list[Node],
+          group: int, mg: int, win: Window, acts: list[Node], matched: list[Node],
           out_name: str) -> Graph:
     constants, types = dict(graph.constants), dict(graph.types)
     taken = set(types) | set(constants) | {o for nd in graph.nodes for o in nd.outputs}
@@ -231,7 +232,7 @@ def _finish(graph: Graph, node: Node, nodes: list[Node], matched: list[Node], ou
 Phase = tuple[int, list[int], list[int], list[int]]
 
 
-def _exact_phases(win: TransposeWindow, taps: tuple[int, ...]) -> list[Phase] | None:
+def _exact_phases(win: Window, taps: tuple[int, ...]) -> list[Phase] | None:
     """When the pads are not a multiple of the stride (DCGAN's 4x4 s2 p1), the one-conv form computes
     a row and column per phase that the crop drops (17x17 for 16x16: 13% of the work); when the
     kernel is not (torch's 3x3 s2), its zero-padded taps (16 for 9). Each phase then gets its own
