@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from onnxjit.compiler.registry import OpKind
 from onnxjit.compiler.tvm_api import Schedule
 from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.common import blocks, extent, inline_spatial, try_apply
-from onnxjit.schedules.transpose import MIN_EXTENT, transposed_axis
+from onnxjit.schedules.transpose import MIN_EXTENT, axis_extents, transposed_axis
 
 if TYPE_CHECKING:
     from onnxjit.compiler.kernel import Kernel
@@ -36,21 +35,13 @@ class InterleaveTemplate(ScheduleTemplate):
     streams_inputs = True
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
-        if not target.simd_cpu or kernel.kind is not OpKind.INJECTIVE:
+        found = axis_extents(kernel, target, lambda sch: _long_axis(sch, kernel))
+        if found is None:
             return False
-        try:
-            sch = Schedule(kernel.func)
-            inline_spatial(sch)
-            axis = _long_axis(sch, kernel)
-            if axis is None:
-                return False
-            loops = sch.get_loops(blocks(sch)[0])
-            lanes = int(getattr(target, "vector_lanes", 8))
-            # only the inner axes after `axis` are short: LLVM's interleave groups need that
-            return (extent(sch, loops[axis]) >= MIN_EXTENT
-                    and all(extent(sch, loop) < lanes for loop in loops[axis + 1:]))
-        except Exception:  # noqa: BLE001  (not applicable is an answer, never an error)
-            return False
+        axis, extents = found
+        lanes = int(getattr(target, "vector_lanes", 8))
+        # only the inner axes after `axis` are short: LLVM's interleave groups need that
+        return extents[axis] >= MIN_EXTENT and all(e < lanes for e in extents[axis + 1:])
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         return [{"grain": g} for g in (16, 64, 256)]

@@ -17,6 +17,8 @@ from onnxjit.schedules.base import Knobs, ScheduleTemplate
 from onnxjit.schedules.common import blocks, extent, inline_spatial, try_apply
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from onnxjit.compiler.kernel import Kernel
     from onnxjit.targets.base import Target
 
@@ -45,23 +47,30 @@ def transposed_axis(sch: Schedule) -> int | None:
     return None
 
 
+def axis_extents(kernel: Kernel, target: Target, locate: Callable[[Schedule], int | None]
+                 ) -> tuple[int, list[int]] | None:
+    """For an injective CPU kernel: the output axis `locate` finds in its inlined schedule and the
+    extents of the output loops; None where there is none (or the kernel is not one of those)."""
+    if not target.simd_cpu or kernel.kind is not OpKind.INJECTIVE:
+        return None
+    try:
+        sch = Schedule(kernel.func)
+        inline_spatial(sch)
+        axis = locate(sch)
+        if axis is None:
+            return None
+        return axis, [extent(sch, loop) for loop in sch.get_loops(blocks(sch)[0])]
+    except Exception:  # noqa: BLE001  (not applicable is an answer, never an error)
+        return None
+
+
 class TransposeTemplate(ScheduleTemplate):
     name = "transpose"
     streams_inputs = True
 
     def applicable(self, kernel: Kernel, target: Target) -> bool:
-        if not target.simd_cpu or kernel.kind is not OpKind.INJECTIVE:
-            return False
-        try:
-            sch = Schedule(kernel.func)
-            inline_spatial(sch)
-            axis = transposed_axis(sch)
-            if axis is None:
-                return False
-            loops = sch.get_loops(blocks(sch)[0])
-            return min(extent(sch, loops[axis]), extent(sch, loops[-1])) >= MIN_EXTENT
-        except Exception:  # noqa: BLE001  (not applicable is an answer, never an error)
-            return False
+        found = axis_extents(kernel, target, transposed_axis)
+        return found is not None and min(found[1][found[0]], found[1][-1]) >= MIN_EXTENT
 
     def space(self, kernel: Kernel, target: Target) -> list[Knobs]:
         return [{"tile": t} for t in TILES]
